@@ -1,0 +1,92 @@
+#include "ops/norm.h"
+
+#include <cmath>
+
+#include "autograd/tape.h"
+#include "core/error.h"
+
+namespace entlab {
+
+namespace {
+
+// Forward, per row:  r = (mean(x^2) + eps)^(-1/2),  n = x r,  y = n w.
+// Backward, per row with upstream g:
+//   dw  += g n                          (summed over rows)
+//   dn   = g w
+//   dx  += r (dn - n mean(dn n))        since dr/dx_j = -r^3 x_j / C
+// dx is parallel over rows; dw is a separate loop parallel over channels, so no two
+// threads write the same cell.
+void rmsnorm_backward(Node& node) {
+  const Tensor& x = saved_tensor(node, 0);
+  const Tensor& weight = saved_tensor(node, 1);
+  const Tensor& rstd = saved_tensor(node, 2);
+  const float* dout = output_grad(node);
+  float* dx = input_grad(node, 0);
+  float* dw = input_grad(node, 1);
+  const int64_t channels = x.size(-1);
+  const int64_t rows = x.numel() / channels;
+  const float* xs = x.data();
+  const float* w = weight.data();
+  const float* r = rstd.data();
+
+  if (dx) {
+#pragma omp parallel for schedule(static)
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* x_row = xs + row * channels;
+      const float* g_row = dout + row * channels;
+      double dot = 0.0;  // sum_j dn_j n_j
+      for (int64_t c = 0; c < channels; ++c) dot += g_row[c] * w[c] * x_row[c] * r[row];
+      const float mean_dot = static_cast<float>(dot / channels);
+      float* dx_row = dx + row * channels;
+      for (int64_t c = 0; c < channels; ++c)
+        dx_row[c] += r[row] * (g_row[c] * w[c] - x_row[c] * r[row] * mean_dot);
+    }
+  }
+
+  if (dw) {
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < channels; ++c) {
+      double total = 0.0;
+      for (int64_t row = 0; row < rows; ++row) total += dout[row * channels + c] * xs[row * channels + c] * r[row];
+      dw[c] += static_cast<float>(total);
+    }
+  }
+}
+
+}  // namespace
+
+Tensor rmsnorm(const Tensor& x, const Tensor& weight, float eps) {
+  ENTLAB_CHECK(x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1), "rmsnorm: input ",
+               x.label(), " ", shape_str(x.shape()), " does not match weight ", weight.label(), " ",
+               shape_str(weight.shape()), " (expected weight of shape (C,) with C = last dim of x)");
+  Tensor input = x.is_contiguous() ? x : x.clone_values();
+  const int64_t channels = x.size(-1);
+  const int64_t rows = x.numel() / channels;
+  Tensor out = Tensor::empty(x.shape());
+  Tensor rstd = Tensor::empty({rows}, "rmsnorm 1/rms");
+  const float* xs = input.data();
+  const float* w = weight.data();
+  float* y = out.data();
+  float* r = rstd.data();
+
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* x_row = xs + row * channels;
+    double sum_squares = 0.0;
+    for (int64_t c = 0; c < channels; ++c) sum_squares += static_cast<double>(x_row[c]) * x_row[c];
+    r[row] = static_cast<float>(1.0 / std::sqrt(sum_squares / channels + eps));
+    float* y_row = y + row * channels;
+    for (int64_t c = 0; c < channels; ++c) y_row[c] = x_row[c] * r[row] * w[c];
+  }
+
+  debug_check_forward("rmsnorm", out);
+  if (any_requires_grad({x, weight})) {
+    Node& node = record_op(OpKind::RmsNorm, rmsnorm_backward, {x, weight}, out);
+    save_for_backward(node, input);
+    save_for_backward(node, weight);
+    save_for_backward(node, rstd);
+  }
+  return out;
+}
+
+}  // namespace entlab
