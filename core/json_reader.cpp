@@ -1,0 +1,28 @@
+#include "core/json_reader.h"
+
+namespace entlab {
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+JsonReader::JsonReader(const nlohmann::json& object, std::string section)
+    : object_(object), section_(std::move(section)) {
+  ENTLAB_CHECK(object_.is_object(), "invalid ", section_, ": expected a JSON object, got ", object_.dump());
+}
+
+nlohmann::json JsonReader::child(const std::string& key) {
+  allowed_.push_back(key);
+  if (!object_.contains(key)) return nlohmann::json::object();
+  seen_.insert(key);
+  return object_.at(key);
+}
+
+void JsonReader::finish() const {
+  for (const auto& [key, value] : object_.items())
+    ENTLAB_CHECK(seen_.count(key), "unknown key ", section_, ".", key, "; allowed keys: ", join(allowed_, ", "));
+}
+
+}  // namespace entlab

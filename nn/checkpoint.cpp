@@ -1,0 +1,80 @@
+#include "nn/checkpoint.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+
+namespace entlab::nn {
+
+namespace {
+
+constexpr const char* kFormat = "entlab-checkpoint-1";
+
+void copy_into(const Tensor& destination, const Tensor& source, const std::string& path, const std::string& name) {
+  ENTLAB_CHECK(source.shape() == destination.shape(), path, ": tensor '", name, "' has shape ",
+               shape_str(source.shape()), " but the model expects ", shape_str(destination.shape()));
+  std::vector<float> values = source.to_vector();
+  std::copy(values.begin(), values.end(), destination.data());
+  destination.bump_version();
+}
+
+}  // namespace
+
+int64_t metadata_integer(const Metadata& metadata, const std::string& key, const std::string& path) {
+  auto it = metadata.find(key);
+  ENTLAB_CHECK(it != metadata.end(), path, ": metadata '", key, "' is missing");
+  const std::string& text = it->second;
+  size_t parsed = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &parsed);
+  } catch (const std::exception&) {
+    parsed = 0;
+  }
+  ENTLAB_CHECK(!text.empty() && parsed == text.size() && value >= 0, path, ": metadata '", key, "' is '", text,
+               "', expected a non-negative integer");
+  return value;
+}
+
+void save_checkpoint(const std::string& path, const Module& model, const AdamW* optimizer, Metadata metadata) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  auto parameters = model.named_parameters();
+  for (const auto& [name, parameter] : parameters) tensors.emplace_back("model." + name, parameter);
+  if (optimizer) {
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      tensors.emplace_back("optim.exp_avg." + parameters[i].first, optimizer->exp_avg()[i]);
+      tensors.emplace_back("optim.exp_avg_sq." + parameters[i].first, optimizer->exp_avg_sq()[i]);
+    }
+    metadata["optimizer_step"] = std::to_string(optimizer->step_count());
+  }
+  metadata["format"] = kFormat;
+  write_safetensors(path, tensors, metadata);
+}
+
+Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer) {
+  SafetensorsFile file = read_safetensors(path);
+  ENTLAB_CHECK(file.metadata.count("format") && file.metadata.at("format") == kFormat, path,
+               ": not an entlab checkpoint (metadata 'format' is missing or not '", kFormat, "')");
+  std::map<std::string, Tensor> by_name(file.tensors.begin(), file.tensors.end());
+  auto find = [&](const std::string& name) -> const Tensor& {
+    auto it = by_name.find(name);
+    ENTLAB_CHECK(it != by_name.end(), path, ": tensor '", name, "' is missing from the checkpoint");
+    return it->second;
+  };
+
+  auto parameters = model.named_parameters();
+  for (const auto& [name, parameter] : parameters) copy_into(parameter, find("model." + name), path, "model." + name);
+  if (optimizer) {
+    for (size_t i = 0; i < parameters.size(); ++i) {
+      const std::string& name = parameters[i].first;
+      copy_into(optimizer->exp_avg()[i], find("optim.exp_avg." + name), path, "optim.exp_avg." + name);
+      copy_into(optimizer->exp_avg_sq()[i], find("optim.exp_avg_sq." + name), path, "optim.exp_avg_sq." + name);
+    }
+    optimizer->set_step_count(metadata_integer(file.metadata, "optimizer_step", path));
+  }
+  return file.metadata;
+}
+
+}  // namespace entlab::nn

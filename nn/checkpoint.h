@@ -1,0 +1,31 @@
+// Checkpoints: model weights and AdamW state in one safetensors file.
+//
+// Tensor names: "model.<parameter>", "optim.exp_avg.<parameter>",
+// "optim.exp_avg_sq.<parameter>". String metadata carries the step counters and
+// whatever the caller adds (the run config, RNG state). The file is written to a
+// temporary name and renamed, so a crash never leaves a half-written checkpoint
+// under the real name.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "nn/module.h"
+#include "nn/optim.h"
+
+namespace entlab::nn {
+
+using Metadata = std::map<std::string, std::string>;
+
+// Writes the model (and the optimizer's moments and step, when given).
+void save_checkpoint(const std::string& path, const Module& model, const AdamW* optimizer, Metadata metadata);
+
+// Loads weights into `model` (and state into `optimizer`, when given). Every parameter
+// must be present with its shape; errors name the file and the tensor. Returns the
+// file's metadata.
+Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer);
+
+// Reads a non-negative integer stored as a metadata string; errors name the file and key.
+int64_t metadata_integer(const Metadata& metadata, const std::string& key, const std::string& path);
+
+}  // namespace entlab::nn

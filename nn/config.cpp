@@ -1,0 +1,118 @@
+#include "nn/config.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/json_reader.h"
+
+namespace entlab::nn {
+
+const std::vector<std::string>& transform_names() {
+  static const std::vector<std::string> names = {"softmax", "entmax15"};
+  return names;
+}
+
+const std::vector<std::string>& position_names() {
+  static const std::vector<std::string> names = {"rope", "nope", "alibi", "nape"};
+  return names;
+}
+
+Transform parse_transform(const std::string& name) {
+  const auto& names = transform_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<Transform>(i);
+  throw Error(str_cat("unknown attention transform '", name, "'; valid: ", join(names, ", ")));
+}
+
+PositionEncoding parse_position(const std::string& name) {
+  const auto& names = position_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<PositionEncoding>(i);
+  throw Error(str_cat("unknown position encoding '", name, "'; valid: ", join(names, ", ")));
+}
+
+std::string to_string(Transform transform) { return transform_names()[static_cast<size_t>(transform)]; }
+std::string to_string(PositionEncoding position) { return position_names()[static_cast<size_t>(position)]; }
+
+void ModelConfig::validate() const {
+  auto require_positive = [](const char* key, int64_t value) {
+    ENTLAB_CHECK(value > 0, "invalid model." , key, " = ", value, ": must be a positive integer");
+  };
+  require_positive("vocab_size", vocab_size);
+  require_positive("d_model", d_model);
+  require_positive("n_layers", n_layers);
+  require_positive("n_heads", n_heads);
+  require_positive("head_size", head_size);
+  require_positive("mlp_hidden", mlp_hidden);
+  ENTLAB_CHECK(position != PositionEncoding::Rope || head_size % 2 == 0, "invalid model.head_size = ",
+               head_size, ": RoPE rotates pairs of dimensions, so the head size must be even");
+  ENTLAB_CHECK(position != PositionEncoding::Nape || n_heads % 2 == 0, "invalid model.n_heads = ",
+               n_heads, ": NAPE splits the heads in two equal halves (ALiBi and no position), so "
+               "the head count must be even");
+  ENTLAB_CHECK(nape_slopes == "linear" || nape_slopes == "exp", "invalid model.nape_slopes = '",
+               nape_slopes, "'; valid: linear, exp");
+  ENTLAB_CHECK(init_std > 0 && norm_eps > 0 && rope_base > 1, "invalid model.init_std, norm_eps or "
+               "rope_base: init_std and norm_eps must be positive and rope_base greater than 1");
+}
+
+std::vector<float> alibi_slopes(int64_t n_heads) {
+  auto power_of_two_slopes = [](int64_t n) {
+    std::vector<float> slopes;
+    for (int64_t h = 1; h <= n; ++h) slopes.push_back(static_cast<float>(std::pow(2.0, -8.0 * h / n)));
+    return slopes;
+  };
+  int64_t base = 1;
+  while (base * 2 <= n_heads) base *= 2;
+  std::vector<float> slopes = power_of_two_slopes(base);
+  // For a head count that is not a power of 2, take every other slope of the next
+  // power of 2 (Press et al., 2022, reference implementation's rule).
+  std::vector<float> extra = power_of_two_slopes(2 * base);
+  for (int64_t i = 0; static_cast<int64_t>(slopes.size()) < n_heads; i += 2) slopes.push_back(extra[i]);
+  return slopes;
+}
+
+std::vector<float> head_slopes(const ModelConfig& config) {
+  std::vector<float> slopes(static_cast<size_t>(config.n_heads), 0.0f);
+  if (config.position == PositionEncoding::Alibi) return alibi_slopes(config.n_heads);
+  if (config.position != PositionEncoding::Nape) return slopes;
+  for (int64_t h = 1; h <= config.n_heads / 2; ++h)
+    slopes[h - 1] = config.nape_slopes == "exp" ? static_cast<float>(std::ldexp(1.0, -(h - 1)))
+                                                : 1.0f / static_cast<float>(h);
+  return slopes;
+}
+
+nlohmann::json to_json(const ModelConfig& config) {
+  return {
+      {"vocab_size", config.vocab_size},   {"d_model", config.d_model},
+      {"n_layers", config.n_layers},       {"n_heads", config.n_heads},
+      {"head_size", config.head_size},     {"mlp_hidden", config.mlp_hidden},
+      {"transform", to_string(config.transform)}, {"position", to_string(config.position)},
+      {"nape_slopes", config.nape_slopes}, {"rope_base", config.rope_base},
+      {"init_std", config.init_std},       {"norm_eps", config.norm_eps},
+  };
+}
+
+ModelConfig model_config_from_json(const nlohmann::json& json) {
+  JsonReader reader(json, "model");
+  ModelConfig config;
+  reader.read("vocab_size", config.vocab_size);
+  reader.read("d_model", config.d_model);
+  reader.read("n_layers", config.n_layers);
+  reader.read("n_heads", config.n_heads);
+  reader.read("head_size", config.head_size);
+  reader.read("mlp_hidden", config.mlp_hidden);
+  std::string transform = to_string(config.transform);
+  reader.read("transform", transform);
+  config.transform = parse_transform(transform);
+  std::string position = to_string(config.position);
+  reader.read("position", position);
+  config.position = parse_position(position);
+  reader.read("nape_slopes", config.nape_slopes);
+  reader.read("rope_base", config.rope_base);
+  reader.read("init_std", config.init_std);
+  reader.read("norm_eps", config.norm_eps);
+  reader.finish();
+  return config;
+}
+
+}  // namespace entlab::nn
