@@ -1,0 +1,148 @@
+#include "tasks/run_config.h"
+
+#include <algorithm>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/json_reader.h"
+#include "tasks/task.h"
+
+namespace entlab::tasks {
+
+void RunConfig::finalize() {
+  std::unique_ptr<Task> built = make_task(task.name, task.options);  // validates name and options
+  task.options = built->options();
+  model.vocab_size = built->layout().vocab_size();
+  model.validate();
+
+  ENTLAB_CHECK(task.train_length > 0, "invalid task.train_length = ", task.train_length, ": must be positive");
+  ENTLAB_CHECK(task.length_spread >= 0 && task.length_spread < task.train_length, "invalid task.length_spread = ",
+               task.length_spread, ": must be in [0, train_length)");
+  ENTLAB_CHECK(train.batch_size > 0, "invalid train.batch_size = ", train.batch_size, ": must be positive");
+  ENTLAB_CHECK(train.steps > 0, "invalid train.steps = ", train.steps, ": must be positive");
+  ENTLAB_CHECK(train.lr > 0, "invalid train.lr = ", train.lr, ": must be positive");
+  ENTLAB_CHECK(train.warmup_fraction >= 0 && train.warmup_fraction < 1, "invalid train.warmup_fraction = ",
+               train.warmup_fraction, ": must be in [0, 1)");
+  ENTLAB_CHECK(train.min_lr_ratio >= 0 && train.min_lr_ratio <= 1, "invalid train.min_lr_ratio = ",
+               train.min_lr_ratio, ": must be in [0, 1]");
+  ENTLAB_CHECK(train.clip_norm >= 0, "invalid train.clip_norm = ", train.clip_norm, ": must be >= 0 (0 disables)");
+  ENTLAB_CHECK(train.threads >= 0, "invalid train.threads = ", train.threads, ": must be >= 0 (0 uses all cores)");
+  ENTLAB_CHECK(train.log_every > 0, "invalid train.log_every = ", train.log_every, ": must be positive");
+  ENTLAB_CHECK(eval.samples_per_length > 0, "invalid eval.samples_per_length = ", eval.samples_per_length,
+               ": must be positive");
+  ENTLAB_CHECK(eval.batch_size > 0, "invalid eval.batch_size = ", eval.batch_size, ": must be positive");
+  for (int64_t length : eval.lengths)
+    ENTLAB_CHECK(length > 0, "invalid eval.lengths entry ", length, ": lengths must be positive");
+}
+
+std::vector<int64_t> RunConfig::eval_lengths() const {
+  if (!eval.lengths.empty()) return eval.lengths;
+  std::vector<int64_t> lengths;
+  for (int64_t multiple : {1, 2, 4, 8, 16}) lengths.push_back(multiple * task.train_length);
+  return lengths;
+}
+
+nlohmann::json to_json(const RunConfig& config) {
+  return {
+      {"model", nn::to_json(config.model)},
+      {"task",
+       {{"name", config.task.name},
+        {"options", config.task.options},
+        {"train_length", config.task.train_length},
+        {"length_spread", config.task.length_spread}}},
+      {"train",
+       {{"batch_size", config.train.batch_size},
+        {"steps", config.train.steps},
+        {"lr", config.train.lr},
+        {"warmup_fraction", config.train.warmup_fraction},
+        {"min_lr_ratio", config.train.min_lr_ratio},
+        {"clip_norm", config.train.clip_norm},
+        {"weight_decay", config.train.weight_decay},
+        {"beta1", config.train.beta1},
+        {"beta2", config.train.beta2},
+        {"seed", config.train.seed},
+        {"threads", config.train.threads},
+        {"log_every", config.train.log_every}}},
+      {"eval",
+       {{"lengths", config.eval.lengths},
+        {"samples_per_length", config.eval.samples_per_length},
+        {"seed", config.eval.seed},
+        {"batch_size", config.eval.batch_size}}},
+  };
+}
+
+namespace {
+
+TaskConfig task_config_from_json(const nlohmann::json& json) {
+  JsonReader reader(json, "task");
+  TaskConfig task;
+  reader.read("name", task.name);
+  task.options = reader.child("options");
+  reader.read("train_length", task.train_length);
+  reader.read("length_spread", task.length_spread);
+  reader.finish();
+  return task;
+}
+
+TrainConfig train_config_from_json(const nlohmann::json& json) {
+  JsonReader reader(json, "train");
+  TrainConfig train;
+  reader.read("batch_size", train.batch_size);
+  reader.read("steps", train.steps);
+  reader.read("lr", train.lr);
+  reader.read("warmup_fraction", train.warmup_fraction);
+  reader.read("min_lr_ratio", train.min_lr_ratio);
+  reader.read("clip_norm", train.clip_norm);
+  reader.read("weight_decay", train.weight_decay);
+  reader.read("beta1", train.beta1);
+  reader.read("beta2", train.beta2);
+  reader.read("seed", train.seed);
+  reader.read("threads", train.threads);
+  reader.read("log_every", train.log_every);
+  reader.finish();
+  return train;
+}
+
+EvalConfig eval_config_from_json(const nlohmann::json& json) {
+  JsonReader reader(json, "eval");
+  EvalConfig eval;
+  reader.read("lengths", eval.lengths);
+  reader.read("samples_per_length", eval.samples_per_length);
+  reader.read("seed", eval.seed);
+  reader.read("batch_size", eval.batch_size);
+  reader.finish();
+  return eval;
+}
+
+}  // namespace
+
+RunConfig run_config_from_json(const nlohmann::json& json) {
+  JsonReader reader(json, "config");
+  RunConfig config;
+  config.model = nn::model_config_from_json(reader.child("model"));
+  config.task = task_config_from_json(reader.child("task"));
+  config.train = train_config_from_json(reader.child("train"));
+  config.eval = eval_config_from_json(reader.child("eval"));
+  reader.finish();
+  config.finalize();
+  return config;
+}
+
+RunConfig load_run_config(const std::string& path) {
+  const std::string text = read_file(path);
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& error) {
+    const size_t end = std::min<size_t>(error.byte, text.size());
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(end), '\n');
+    throw Error(str_cat(path, ":", line, ": invalid JSON (byte ", error.byte, "): ", error.what()));
+  }
+  try {
+    return run_config_from_json(json);
+  } catch (const Error& error) {
+    throw Error(str_cat(path, ": ", error.what()));
+  }
+}
+
+}  // namespace entlab::tasks

@@ -1,0 +1,60 @@
+// Everything that defines a run, stored as config.json in the run folder.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/config.h"
+
+namespace entlab::tasks {
+
+struct TaskConfig {
+  std::string name = "flipflop";
+  nlohmann::json options = nlohmann::json::object();
+  int64_t train_length = 32;  // training lengths are drawn uniformly from
+  int64_t length_spread = 8;  // [train_length - spread, train_length + spread]
+};
+
+struct TrainConfig {
+  int64_t batch_size = 32;
+  int64_t steps = 2000;
+  float lr = 2e-3f;
+  double warmup_fraction = 0.05;  // warm-up steps = fraction * steps
+  float min_lr_ratio = 0.1f;      // cosine decay ends at this fraction of lr
+  double clip_norm = 1.0;         // 0 disables clipping
+  float weight_decay = 0.0f;
+  float beta1 = 0.9f;
+  float beta2 = 0.99f;
+  uint64_t seed = 1;
+  int threads = 0;                // 0: all cores (the OpenMP default)
+  int64_t log_every = 50;
+};
+
+struct EvalConfig {
+  std::vector<int64_t> lengths;   // empty: 1, 2, 4, 8, 16 x train_length
+  int64_t samples_per_length = 100;
+  uint64_t seed = 1000;
+  int64_t batch_size = 16;
+};
+
+struct RunConfig {
+  nn::ModelConfig model;
+  TaskConfig task;
+  TrainConfig train;
+  EvalConfig eval;
+
+  // Fills vocab_size from the task and checks every field (errors name the key).
+  void finalize();
+  std::vector<int64_t> eval_lengths() const;
+};
+
+nlohmann::json to_json(const RunConfig& config);
+// Strict: unknown keys and wrong types are errors naming the key path.
+RunConfig run_config_from_json(const nlohmann::json& json);
+// Reads a config file; errors name the file and, for JSON syntax errors, the byte offset.
+RunConfig load_run_config(const std::string& path);
+
+}  // namespace entlab::tasks
