@@ -1,0 +1,74 @@
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "tasks/evaluate.h"
+#include "tasks/train.h"
+#include "tools/commands.h"
+#include "tools/report.h"
+
+namespace entlab::tools {
+
+namespace {
+
+struct EvalFlags {
+  std::string run_dir;
+  std::vector<int64_t> lengths;
+  int64_t samples = 0, batch = 0;
+  int64_t seed = -1;
+  int threads = -1;
+};
+
+void run_eval(const EvalFlags& flags) {
+  tasks::RunConfig config;
+  std::unique_ptr<nn::Transformer> model = tasks::load_trained_model(flags.run_dir, &config);
+  tasks::apply_thread_setting(flags.threads >= 0 ? flags.threads : config.train.threads);
+  std::unique_ptr<tasks::Task> task = tasks::make_task(config.task.name, config.task.options);
+
+  tasks::EvalOptions options;
+  options.lengths = flags.lengths.empty() ? config.eval_lengths() : flags.lengths;
+  options.samples_per_length = flags.samples ? flags.samples : config.eval.samples_per_length;
+  options.batch_size = flags.batch ? flags.batch : config.eval.batch_size;
+  options.seed = flags.seed >= 0 ? static_cast<uint64_t>(flags.seed) : config.eval.seed;
+
+  std::vector<HeadGroup> groups = head_groups(config.model);
+  std::vector<tasks::LengthResult> results;
+  std::vector<TableRow> rows;
+  std::cout << "evaluating " << flags.run_dir << " (" << config.task.name << ", trained at length "
+            << config.task.train_length << ", " << options.samples_per_length << " samples per length)\n";
+  for (int64_t length : options.lengths) {
+    results.push_back(tasks::evaluate_length(*model, *task, length, options));
+    rows.push_back(eval_table_row(results.back(), groups, config.model.n_heads));
+    std::cout << "  length " << length << ": " << format_fixed(100.0 * results.back().accuracy(), 1)
+              << "% exact match\n" << std::flush;
+  }
+  std::cout << "\n" << format_table(eval_table_header(groups), rows);
+
+  namespace fs = std::filesystem;
+  write_file_atomically((fs::path(flags.run_dir) / "eval.csv").string(), eval_csv(results));
+  write_file_atomically((fs::path(flags.run_dir) / "dispersion.csv").string(), dispersion_csv(results, config.model));
+  std::cout << "wrote " << (fs::path(flags.run_dir) / "eval.csv").string() << " and dispersion.csv\n";
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto flags = std::make_shared<EvalFlags>();
+  CLI::App* cmd = app.add_subcommand("eval", "Exact-match accuracy and attention dispersion by length");
+  cmd->add_option("--run", flags->run_dir, "Run folder written by entlab train")->required();
+  cmd->add_option("--lengths", flags->lengths, "Comma-separated lengths (default 1,2,4,8,16 x train length)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--samples", flags->samples, "Test samples per length (default from the run config)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", flags->batch, "Samples per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", flags->seed, "Test-set seed (default from the run config)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", flags->threads, "OpenMP threads, 0 = all cores")->check(CLI::NonNegativeNumber);
+  cmd->callback([flags] { run_eval(*flags); });
+}
+
+}  // namespace entlab::tools

@@ -1,0 +1,91 @@
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "core/json_reader.h"
+#include "nn/config.h"
+#include "tasks/run_config.h"
+#include "tasks/task.h"
+#include "tasks/train.h"
+#include "tools/commands.h"
+#include "tools/run_folder.h"
+
+namespace entlab::tools {
+
+namespace {
+
+struct TrainFlags {
+  std::string config_file, task, attention, position, out;
+  int64_t steps = 0, batch = 0, length = 0, spread = -1, d_model = 0, layers = 0, heads = 0, head_size = 0,
+          mlp = 0, log_every = 0;
+  double lr = 0;
+  int64_t seed = -1;
+  int threads = -1;
+};
+
+// Config file (or defaults), then every flag the user gave on top.
+tasks::RunConfig build_config(const TrainFlags& flags) {
+  tasks::RunConfig config;
+  if (!flags.config_file.empty()) config = tasks::load_run_config(flags.config_file);
+  if (!flags.task.empty()) config.task.name = flags.task;
+  if (!flags.attention.empty()) config.model.transform = nn::parse_transform(flags.attention);
+  if (!flags.position.empty()) config.model.position = nn::parse_position(flags.position);
+  if (flags.steps) config.train.steps = flags.steps;
+  if (flags.batch) config.train.batch_size = flags.batch;
+  if (flags.lr) config.train.lr = static_cast<float>(flags.lr);
+  if (flags.seed >= 0) config.train.seed = static_cast<uint64_t>(flags.seed);
+  if (flags.threads >= 0) config.train.threads = flags.threads;
+  if (flags.length) config.task.train_length = flags.length;
+  if (flags.spread >= 0) config.task.length_spread = flags.spread;
+  if (flags.d_model) config.model.d_model = flags.d_model;
+  if (flags.layers) config.model.n_layers = flags.layers;
+  if (flags.heads) config.model.n_heads = flags.heads;
+  if (flags.head_size) config.model.head_size = flags.head_size;
+  if (flags.mlp) config.model.mlp_hidden = flags.mlp;
+  if (flags.log_every) config.train.log_every = flags.log_every;
+  config.finalize();
+  return config;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  CLI::App* cmd = app.add_subcommand("train", "Train one model and write its run folder");
+  cmd->add_option("--config", flags->config_file, "Run config JSON file (flags override its values)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--task", flags->task, "Task: " + join(tasks::task_names(), ", ") + " (default flipflop)");
+  cmd->add_option("--attention", flags->attention,
+                  "Attention transform: " + join(nn::transform_names(), ", ") + " (default softmax)");
+  cmd->add_option("--pos", flags->position,
+                  "Position encoding: " + join(nn::position_names(), ", ") + " (default nape)");
+  cmd->add_option("--steps", flags->steps, "Training steps (default 2000)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", flags->batch, "Samples per step (default 32)")->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", flags->lr, "Peak learning rate (default 2e-3)")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", flags->seed, "Seed for weights and data (default 1)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", flags->threads, "OpenMP threads, 0 = all cores (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--length", flags->length, "Training length L (default 32)")->check(CLI::PositiveNumber);
+  cmd->add_option("--spread", flags->spread, "Lengths drawn from [L - spread, L + spread] (default 8)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--d-model", flags->d_model, "Model width C (default 64)")->check(CLI::PositiveNumber);
+  cmd->add_option("--layers", flags->layers, "Transformer blocks (default 2)")->check(CLI::PositiveNumber);
+  cmd->add_option("--heads", flags->heads, "Attention heads (default 4)")->check(CLI::PositiveNumber);
+  cmd->add_option("--head-size", flags->head_size, "Head size hs (default 16)")->check(CLI::PositiveNumber);
+  cmd->add_option("--mlp", flags->mlp, "MLP hidden width (default 256)")->check(CLI::PositiveNumber);
+  cmd->add_option("--log-every", flags->log_every, "Steps between progress lines (default 50)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--out", flags->out, "Run folder to create (default runs/<task>-<attention>-<pos>-<time>)");
+
+  cmd->callback([flags] {
+    tasks::RunConfig config = build_config(*flags);
+    std::string out = flags->out.empty() ? default_run_folder(config.task.name + "-" +
+                                                              nn::to_string(config.model.transform) + "-" +
+                                                              nn::to_string(config.model.position))
+                                         : flags->out;
+    tasks::train_run(config, out, std::cout);
+  });
+}
+
+}  // namespace entlab::tools

@@ -1,0 +1,14 @@
+// The entlab subcommands. Each add_* function registers one subcommand on the app
+// and its callback; errors are thrown as entlab::Error and printed by main.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace entlab::tools {
+
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_heatmap_command(CLI::App& app);
+void add_study_command(CLI::App& app);
+
+}  // namespace entlab::tools

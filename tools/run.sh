@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds entlab, and runs the default study
+# (three attention variants on Flip-Flop, evaluated at 1-16x the training length).
+# Extra arguments go to `entlab study`, e.g. tools/run.sh --steps 500 --out runs/quick
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/tools/deps.sh"
+
+entlab_install_dependencies
+entlab_build "$root" --target entlab
+cd "$root"
+exec ./build/entlab study "$@"

@@ -1,0 +1,53 @@
+// The default study: several attention variants trained on one task, evaluated at
+// growing lengths, with dispersion tables, plots, heatmaps and a report.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "nn/config.h"
+#include "tasks/evaluate.h"
+#include "tasks/run_config.h"
+#include "tasks/train.h"
+
+namespace entlab::tools {
+
+struct StudyVariant {
+  nn::Transform transform;
+  nn::PositionEncoding position;
+  std::string name() const;  // "softmax+rope"
+};
+
+struct StudyOptions {
+  std::string out_dir;
+  std::string task = "flipflop";
+  int64_t steps = 2000;
+  int64_t samples = 100;                                // test samples per length
+  uint64_t seed = 1;
+  int threads = 0;                                      // 0: all cores
+  std::vector<int64_t> multiples = {1, 2, 4, 8, 16};    // of the training length
+  std::vector<int64_t> heatmap_multiples = {1, 8};
+  std::vector<StudyVariant> variants = default_variants();
+
+  static std::vector<StudyVariant> default_variants();  // softmax+rope, softmax+nape, entmax15+nape
+};
+
+struct VariantResult {
+  StudyVariant variant;
+  tasks::RunConfig config;
+  tasks::TrainSummary training;
+  std::vector<tasks::LengthResult> lengths;
+};
+
+// The run config of one variant: the built-in defaults with the study's task, steps,
+// seed, threads and evaluation lengths.
+tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant);
+
+// Trains and evaluates every variant into options.out_dir and writes the summary files
+// (accuracy.csv, dispersion.csv, results.json, report.md, report.html, plots/, heatmaps/).
+// Progress and the final tables go to `out`.
+std::vector<VariantResult> run_study(const StudyOptions& options, std::ostream& out);
+
+}  // namespace entlab::tools
