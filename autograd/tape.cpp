@@ -165,7 +165,15 @@ void backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
   std::vector<float> seed_values = seed.defined() ? seed.to_vector() : std::vector<float>(1, 1.0f);
   for (int64_t i = 0; i < root_grad.numel(); ++i) root_grad.data()[i] += seed_values[i];
 
-  // 2. Walk the tape from the newest node to the oldest.
+  // 2. Walk the tape from the newest node to the oldest. If a backward function throws
+  //    (a tensor saved for backward was modified in place), the graph is dropped all the
+  //    same, so the next backward never walks stale nodes.
+  struct ClearOnError {
+    bool armed = true;
+    ~ClearOnError() {
+      if (armed) clear_tape();
+    }
+  } clear_on_error;
   std::vector<Node>& nodes = state().nodes;
   for (size_t i = nodes.size(); i-- > 0;) {
     Node& node = nodes[i];
@@ -180,6 +188,7 @@ void backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
   }
 
   // 3. Drop the graph (and the intermediate tensors it keeps alive).
+  clear_on_error.armed = false;
   if (!retain_graph) clear_tape();
 }
 

@@ -316,6 +316,11 @@ void check_inplace_allowed(const Tensor& x, const char* op) {
                " is a view of another tensor; in-place writes through views are not tracked "
                "by autograd. Write to a contiguous copy instead");
   ENTLAB_CHECK(x.is_contiguous(), op, ": tensor ", x.label(), " must be contiguous");
+  // A live view (reshape, transpose, slice) has its own node and gradient buffer, so
+  // gradient reaching x through the view would skip this op's backward.
+  ENTLAB_CHECK(x.impl()->storage.use_count() == 1, op, ": tensor ", x.label(),
+               " shares its storage with a view; gradients that flow through the view would miss "
+               "the in-place change. Write the modified value to a new tensor instead");
 }
 
 // Forward: x_new = s x_old.  Backward: g_old = s g_new, in place.

@@ -30,9 +30,10 @@ Tensor exp(const Tensor& x);
 // out = 1 / (1 + exp(-x)). Saves out (d sigmoid = out (1 - out)).
 Tensor sigmoid(const Tensor& x);
 
-// In-place x *= s. Recorded on the tape when x requires grad (x must then be a
-// non-leaf, non-view tensor); bumps x's version so an op that saved x for backward
-// reports the change instead of computing a wrong gradient.
+// In-place x *= s. When x requires grad, the op is recorded on the tape, and x must
+// then be a non-leaf, non-view tensor that no live view shares. The write bumps x's
+// version, so an op that saved x for backward reports the change instead of
+// computing a wrong gradient.
 void scale_(const Tensor& x, float s);
 // In-place x[index] = value, recorded like scale_: the overwritten element gets zero
 // gradient, since it no longer depends on what x held before.

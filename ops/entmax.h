@@ -62,10 +62,14 @@ EntmaxRowInfo entmax15_row_forward(T* p, const T* z, int64_t n, std::vector<T>& 
     return info;
   }
 
-  // 1. Shifted half-scores of the finite entries, largest first.
+  // 1. Shifted half-scores of the finite entries, largest first. A score whose shift
+  //    overflows to -inf (z_max - z_j above the type's max) is far outside the support.
+  //    It is left out like a masked one, because in the scan it would make tau -inf.
   sorted.clear();
-  for (int64_t j = 0; j < n; ++j)
-    if (z[j] != neg_inf) sorted.push_back((z[j] - z_max) / T(2));
+  for (int64_t j = 0; j < n; ++j) {
+    const T u = (z[j] - z_max) / T(2);
+    if (u != neg_inf) sorted.push_back(u);
+  }
   std::sort(sorted.begin(), sorted.end(), std::greater<T>());
 
   // 2. Scan the candidate support sizes k = 1..K with running sums (in double).
@@ -77,13 +81,11 @@ EntmaxRowInfo entmax15_row_forward(T* p, const T* z, int64_t n, std::vector<T>& 
     const double mean = sum / k;
     const double spread = k * (sum_squares / k - mean * mean);
     const double tau_k = mean - std::sqrt(std::max(0.0, (1.0 - spread) / k));
-    if (tau_k <= u_k) {
-      info.tau = tau_k;
-      info.support_size = static_cast<int64_t>(k);
-    }
+    if (tau_k <= u_k) info.tau = tau_k;
   }
 
-  // 3. p_j = [u_j - tau]_+^2.
+  // 3. p_j = [u_j - tau]_+^2. The scan above also accepts a k whose u_(k) equals tau
+  // exactly (a kink), where p is 0, so the support size is counted here.
   for (int64_t j = 0; j < n; ++j) {
     if (z[j] == neg_inf) {
       p[j] = T(0);
@@ -91,6 +93,7 @@ EntmaxRowInfo entmax15_row_forward(T* p, const T* z, int64_t n, std::vector<T>& 
     }
     const double gap = static_cast<double>((z[j] - z_max) / T(2)) - info.tau;
     p[j] = gap > 0.0 ? static_cast<T>(gap * gap) : T(0);
+    if (p[j] > T(0)) ++info.support_size;
   }
   return info;
 }

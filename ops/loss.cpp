@@ -64,7 +64,11 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int32_t>& targets, 
     lse.data()[row] = logsumexp_row(z, classes);
     if (targets[row] == ignore_index) continue;
     ++kept_rows;
-    row_loss[row] = static_cast<double>(lse.data()[row]) - z[targets[row]];
+    // A fully masked row (lse = -inf) has a -inf target logit like any masked target,
+    // so its loss is +inf. Computing -inf - (-inf) would give NaN.
+    row_loss[row] = lse.data()[row] == kNegInf
+                        ? std::numeric_limits<double>::infinity()
+                        : static_cast<double>(lse.data()[row]) - z[targets[row]];
   }
 
   Tensor out;

@@ -6,7 +6,8 @@
 // training batch sets non-target positions to ignore_index). Mean reduction divides
 // by the number of kept rows; when every row is ignored the mean is 0 with zero
 // gradient (PyTorch returns NaN there). A target whose logit is -inf gives loss +inf
-// and the finite gradient softmax - onehot.
+// and the finite gradient softmax - onehot. A row whose logits are all -inf also
+// gives +inf, with zero gradient.
 #pragma once
 
 #include <cstdint>

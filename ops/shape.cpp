@@ -7,37 +7,47 @@ namespace entlab {
 
 namespace {
 
-// For every index of `shape` in row-major order: dst[dst_offset(index)] += src[flat].
-// dst_strides give dst's layout for that index (any strides; src is dense).
-void scatter_add(float* dst, const Shape& dst_strides, const float* src, const Shape& shape) {
-  const int64_t total = shape_numel(shape);
-  Shape index(shape.size(), 0);
+// Walks every index of `shape` in row-major order, one innermost row at a time:
+// visit_row(flat, offset, count, stride) covers the `count` elements of the last
+// dimension starting at logical index `flat` and at strided offset `offset`.
+template <typename VisitRow>
+void for_each_row(const Shape& shape, const Shape& strides, VisitRow visit_row) {
+  if (shape.empty()) {
+    visit_row(0, 0, 1, 1);
+    return;
+  }
+  const size_t last = shape.size() - 1;
+  const int64_t count = shape[last];
+  const int64_t rows = count ? shape_numel(shape) / count : 0;
+  Shape index(last, 0);
   int64_t offset = 0;
-  for (int64_t flat = 0; flat < total; ++flat) {
-    dst[offset] += src[flat];
-    for (size_t d = shape.size(); d-- > 0;) {
-      offset += dst_strides[d];
+  for (int64_t row = 0; row < rows; ++row) {
+    visit_row(row * count, offset, count, strides[last]);
+    for (size_t d = last; d-- > 0;) {
+      offset += strides[d];
       if (++index[d] < shape[d]) break;
-      offset -= dst_strides[d] * shape[d];
+      offset -= strides[d] * shape[d];
       index[d] = 0;
     }
   }
 }
 
-// For every index of `shape`: dst[flat] = src[src_offset(index)] (dense dst).
+// For every index of `shape`: dst[dst_offset(index)] += src[flat] (src is dense).
+void scatter_add(float* dst, const Shape& dst_strides, const float* src, const Shape& shape) {
+  for_each_row(shape, dst_strides, [&](int64_t flat, int64_t offset, int64_t count, int64_t stride) {
+    float* out = dst + offset;
+    const float* in = src + flat;
+    for (int64_t i = 0; i < count; ++i) out[i * stride] += in[i];
+  });
+}
+
+// For every index of `shape`: dst[flat] = src[src_offset(index)] (dst is dense).
 void gather_copy(float* dst, const float* src, const Shape& src_strides, const Shape& shape) {
-  const int64_t total = shape_numel(shape);
-  Shape index(shape.size(), 0);
-  int64_t offset = 0;
-  for (int64_t flat = 0; flat < total; ++flat) {
-    dst[flat] = src[offset];
-    for (size_t d = shape.size(); d-- > 0;) {
-      offset += src_strides[d];
-      if (++index[d] < shape[d]) break;
-      offset -= src_strides[d] * shape[d];
-      index[d] = 0;
-    }
-  }
+  for_each_row(shape, src_strides, [&](int64_t flat, int64_t offset, int64_t count, int64_t stride) {
+    const float* in = src + offset;
+    float* out = dst + flat;
+    for (int64_t i = 0; i < count; ++i) out[i] = in[i * stride];
+  });
 }
 
 // reshape and contiguous keep the logical element order: dx += g, flat.

@@ -32,7 +32,8 @@ void softmax_backward(Node& node) {
 }
 
 // Forward: y = z - logsumexp(z).  Backward: dz += g - softmax(z) sum(g), with
-// softmax(z) = exp(y). A fully masked row (y all -inf) gets no gradient.
+// softmax(z) = exp(y). A masked entry (z = -inf, so y = -inf) gets no gradient,
+// because no finite change moves it off -inf. A fully masked row gets none at all.
 void log_softmax_backward(Node& node) {
   const Tensor& log_probs = saved_tensor(node, 0);
   const float* dout = output_grad(node);
@@ -51,7 +52,10 @@ void log_softmax_backward(Node& node) {
     double g_total = 0.0;
     for (int64_t j = 0; j < n; ++j) g_total += g_row[j];
     float* dx_row = dx + row * n;
-    for (int64_t j = 0; j < n; ++j) dx_row[j] += g_row[j] - std::exp(y_row[j]) * static_cast<float>(g_total);
+    for (int64_t j = 0; j < n; ++j) {
+      if (y_row[j] == kNegInf) continue;  // masked: its g still counts in g_total above
+      dx_row[j] += g_row[j] - std::exp(y_row[j]) * static_cast<float>(g_total);
+    }
   }
 }
 
