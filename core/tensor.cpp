@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 #include <sstream>
 
 #include "core/error.h"
@@ -43,15 +45,69 @@ int64_t normalize_dim(int64_t dim, int64_t rank, const char* op) {
 
 // --- Storage ---------------------------------------------------------------------
 
+namespace {
+
+// Freed buffers, kept by byte size for the next allocation of the same size. Training
+// steps allocate the same shapes every step, so after warm-up most allocations are a
+// lookup here instead of malloc plus fresh pages from the kernel.
+class BufferPool {
+ public:
+  void* acquire(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(bytes);
+      if (it != free_.end() && !it->second.empty()) {
+        void* buffer = it->second.back();
+        it->second.pop_back();
+        cached_bytes_ -= bytes;
+        return buffer;
+      }
+    }
+    return std::aligned_alloc(64, bytes);
+  }
+
+  void release(void* buffer, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cached_bytes_ + bytes > kMaxCachedBytes) {
+      std::free(buffer);
+      return;
+    }
+    free_[bytes].push_back(buffer);
+    cached_bytes_ += bytes;
+  }
+
+  ~BufferPool() {
+    for (auto& [bytes, buffers] : free_)
+      for (void* buffer : buffers) std::free(buffer);
+  }
+
+ private:
+  // Beyond this, freed buffers go back to the system (e.g. after evaluating long sequences).
+  static constexpr size_t kMaxCachedBytes = size_t{256} << 20;
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_bytes_ = 0;
+};
+
+BufferPool& buffer_pool() {
+  static BufferPool* pool = new BufferPool();  // never destroyed: tensors may outlive statics
+  return *pool;
+}
+
+size_t storage_bytes(int64_t count) {
+  size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float);
+  return (bytes + 63) / 64 * 64;  // aligned_alloc needs a multiple of the alignment
+}
+
+}  // namespace
+
 Storage::Storage(int64_t count) : size(count) {
   ENTLAB_CHECK(count >= 0, "cannot allocate a tensor with ", count, " elements");
-  size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float);
-  bytes = (bytes + 63) / 64 * 64;  // aligned_alloc needs a multiple of the alignment
-  data = static_cast<float*>(std::aligned_alloc(64, bytes));
+  data = static_cast<float*>(buffer_pool().acquire(storage_bytes(count)));
   ENTLAB_CHECK(data != nullptr, "out of memory allocating ", count, " floats");
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() { buffer_pool().release(data, storage_bytes(size)); }
 
 // --- Factories ---------------------------------------------------------------------
 

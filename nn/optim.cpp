@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace entlab::nn {
 
@@ -37,7 +38,7 @@ void AdamW::step() {
     float* v = exp_avg_sq_[p].data();
     const float* g = grad.defined() ? grad.data() : nullptr;
     const int64_t count = parameters_[p].numel();
-#pragma omp parallel for schedule(static) if (count > 65536)
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
     for (int64_t i = 0; i < count; ++i) {
       const float gi = g ? g[i] : 0.0f;
       theta[i] *= decay;

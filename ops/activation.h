@@ -5,7 +5,8 @@
 
 namespace entlab {
 
-// x -> same shape. Backward: dx += g (Phi(x) + x phi(x)). Saves x.
+// x -> same shape. Backward: dx += g (Phi(x) + x phi(x)). Saves that derivative, computed
+// in the forward pass.
 Tensor gelu(const Tensor& x);
 
 }  // namespace entlab

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 
 namespace entlab {
@@ -38,7 +39,7 @@ void causal_mask_backward(Node& node) {
   float* dx = input_grad(node, 0);
   ScoreLayout layout = score_layout(node.output, "causal_mask");
   const int64_t rows = layout.matrices * layout.queries;
-#pragma omp parallel for schedule(static) if (rows * layout.keys > 16384)
+#pragma omp parallel for schedule(static) if (rows * layout.keys > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t last_key = row % layout.queries + layout.query_offset;
     const float* g_row = dout + row * layout.keys;
@@ -52,7 +53,7 @@ void alibi_backward(Node& node) {
   const float* dout = output_grad(node);
   float* dx = input_grad(node, 0);
   const int64_t count = node.output.numel();
-#pragma omp parallel for schedule(static) if (count > 65536)
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
   for (int64_t i = 0; i < count; ++i) dx[i] += dout[i];
 }
 
@@ -82,7 +83,7 @@ RopeTable make_rope_table(int64_t time, int64_t half, int64_t position_offset, d
 void rotate_rows(float* out, const float* in, const RopeTable& table, int64_t rows, int64_t time,
                  int64_t half, float direction, bool accumulate) {
   const int64_t head_size = 2 * half;
-#pragma omp parallel for schedule(static) if (rows * head_size > 16384)
+#pragma omp parallel for schedule(static) if (rows * head_size > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t t = row % time;
     const float* x = in + row * head_size;
@@ -117,7 +118,7 @@ Tensor causal_mask(const Tensor& scores) {
   const float* x = scores.data();
   float* y = out.data();
   const int64_t rows = layout.matrices * layout.queries;
-#pragma omp parallel for schedule(static) if (rows * layout.keys > 16384)
+#pragma omp parallel for schedule(static) if (rows * layout.keys > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t last_key = row % layout.queries + layout.query_offset;
     for (int64_t j = 0; j < layout.keys; ++j)
@@ -138,7 +139,7 @@ Tensor alibi_bias(const Tensor& scores, const std::vector<float>& slopes) {
   const float* x = scores.data();
   float* y = out.data();
   const int64_t rows = layout.matrices * layout.queries;
-#pragma omp parallel for schedule(static) if (rows * layout.keys > 16384)
+#pragma omp parallel for schedule(static) if (rows * layout.keys > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const float slope = slopes[(row / layout.queries) % heads];
     const int64_t query_position = row % layout.queries + layout.query_offset;

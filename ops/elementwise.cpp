@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 
 namespace entlab {
@@ -68,7 +69,7 @@ inline float apply(BinaryKind kind, float x, float y) {
 
 template <BinaryKind kind>
 void binary_same_shape(float* out, const float* a, const float* b, int64_t count) {
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
   for (int64_t i = 0; i < count; ++i) out[i] = apply(kind, a[i], b[i]);
 }
 
@@ -115,7 +116,7 @@ Tensor binary(const Tensor& a, const Tensor& b) {
 // The common case without broadcasting (residual connections): parallel and flat.
 void binary_backward_same_shape(OpKind kind, float* da, float* db, const float* dout,
                                 const float* a, const float* b, int64_t count) {
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
   for (int64_t i = 0; i < count; ++i) {
     const float g = dout[i];
     switch (kind) {
@@ -250,7 +251,7 @@ Tensor map_values(const Tensor& x, F f) {
   const float* in = input.data();
   float* y = out.data();
   const int64_t count = out.numel();
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
   for (int64_t i = 0; i < count; ++i) y[i] = f(in[i]);
   return out;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 
 namespace entlab {
@@ -39,7 +40,7 @@ Tensor embedding(const Tensor& table, const std::vector<int32_t>& ids, int64_t b
   Tensor out = Tensor::empty({batch, time, channels});
   const float* rows = table.data();
   float* y = out.data();
-#pragma omp parallel for schedule(static) if (batch * time * channels > 65536)
+#pragma omp parallel for schedule(static) if (batch * time * channels > kParallelMinWork)
   for (int64_t token = 0; token < batch * time; ++token)
     std::copy_n(rows + ids[token] * channels, channels, y + token * channels);
 

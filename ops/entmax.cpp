@@ -1,6 +1,7 @@
 #include "ops/entmax.h"
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 
 namespace entlab {
@@ -15,7 +16,7 @@ void entmax15_backward(Node& node) {
   const int64_t n = probs.size(-1);
   const int64_t rows = probs.numel() / n;
   const float* p = probs.data();
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row)
     entmax15_row_backward(dx + row * n, dout + row * n, p + row * n, n);
 }
@@ -32,7 +33,7 @@ Tensor entmax15(const Tensor& x) {
   const float* z = input.data();
   float* p = out.data();
 
-#pragma omp parallel if (rows * n > 16384)
+#pragma omp parallel if (rows * n > kParallelMinWork)
   {
     std::vector<float> sorted;  // per-thread scratch
     sorted.reserve(static_cast<size_t>(n));

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 #include "ops/softmax.h"
 
@@ -27,7 +28,7 @@ void cross_entropy_backward(Node& node) {
   const double kept_rows = node.real_args[0];
   const int64_t* targets = node.int_args.data() + 2;
 
-#pragma omp parallel for schedule(static) if (rows * classes > 16384)
+#pragma omp parallel for schedule(static) if (rows * classes > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t target = targets[row];
     if (target == ignore_index || lse.data()[row] == kNegInf) continue;

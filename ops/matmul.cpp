@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 
 namespace entlab {
@@ -67,7 +68,7 @@ void sgemm_batched(int64_t batch, CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans
                    const float* b, int64_t ldb, int64_t stride_b, float beta, float* c,
                    int64_t stride_c) {
   if (m == 0 || n == 0) return;
-#pragma omp parallel for schedule(static) if (batch > 1)
+#pragma omp parallel for schedule(static) if (batch > 1 && batch * m * n * k > kParallelMinWork)
   for (int64_t i = 0; i < batch; ++i)
     cblas_sgemm(CblasRowMajor, trans_a, trans_b, static_cast<int>(m), static_cast<int>(n),
                 static_cast<int>(k), 1.0f, a + i * stride_a, static_cast<int>(lda),

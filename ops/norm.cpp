@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 
 namespace entlab {
@@ -30,7 +31,7 @@ void rmsnorm_backward(Node& node) {
   const float* r = rstd.data();
 
   if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * channels > kParallelMinWork)
     for (int64_t row = 0; row < rows; ++row) {
       const float* x_row = xs + row * channels;
       const float* g_row = dout + row * channels;
@@ -44,7 +45,7 @@ void rmsnorm_backward(Node& node) {
   }
 
   if (dw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * channels > kParallelMinWork)
     for (int64_t c = 0; c < channels; ++c) {
       double total = 0.0;
       for (int64_t row = 0; row < rows; ++row) total += dout[row * channels + c] * xs[row * channels + c] * r[row];
@@ -69,7 +70,7 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, float eps) {
   float* y = out.data();
   float* r = rstd.data();
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * channels > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const float* x_row = xs + row * channels;
     double sum_squares = 0.0;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "autograd/tape.h"
+#include "core/parallel.h"
 #include "core/error.h"
 
 namespace entlab {
@@ -26,7 +27,7 @@ void softmax_backward(Node& node) {
   const int64_t n = probs.size(-1);
   const int64_t rows = probs.numel() / n;
   const float* p = probs.data();
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row)
     softmax_row_backward(dx + row * n, dout + row * n, p + row * n, n);
 }
@@ -41,7 +42,7 @@ void log_softmax_backward(Node& node) {
   const int64_t n = log_probs.size(-1);
   const int64_t rows = log_probs.numel() / n;
   const float* y = log_probs.data();
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const float* y_row = y + row * n;
     const float* g_row = dout + row * n;
@@ -84,7 +85,7 @@ Tensor softmax(const Tensor& x) {
   Tensor out = Tensor::empty(x.shape());
   const float* z = input.data();
   float* p = out.data();
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) softmax_row_forward(p + row * n, z + row * n, n);
 
   debug_check_forward("softmax", out);
@@ -103,7 +104,7 @@ Tensor log_softmax(const Tensor& x) {
   Tensor out = Tensor::empty(x.shape());
   const float* z = input.data();
   float* y = out.data();
-#pragma omp parallel for schedule(static) if (rows * n > 16384)
+#pragma omp parallel for schedule(static) if (rows * n > kParallelMinWork)
   for (int64_t row = 0; row < rows; ++row) {
     const float lse = logsumexp_row(z + row * n, n);
     for (int64_t j = 0; j < n; ++j) y[row * n + j] = lse == kNegInf ? kNegInf : z[row * n + j] - lse;

@@ -366,17 +366,18 @@ TEST_CASE("entmax15 row of length 4096 matches the bisection reference") {
   }
 }
 
-TEST_CASE("entmax15 rows on the OpenMP path match the row kernel, (64,512)") {
+TEST_CASE("entmax15 rows on the OpenMP path match the row kernel, (256,512)") {
   ThreadCountGuard two_threads(2);
   if (openmp_enabled()) CHECK(num_threads() == 2);
+  CHECK(256 * 512 > kParallelMinWork);  // large enough for the kernels to go parallel
   Rng rng(88);
-  Tensor x = param(normal_tensor({64, 512}, rng, 3.0f));
-  Tensor g = normal_tensor({64, 512}, rng);
+  Tensor x = param(normal_tensor({256, 512}, rng, 3.0f));
+  Tensor g = normal_tensor({256, 512}, rng);
   Tensor p = entmax15(x);
   backward(p, g);
   std::vector<float> row_p(512), row_dz(512), scratch;
   bool forward_equal = true, backward_equal = true;
-  for (int64_t row = 0; row < 64; ++row) {
+  for (int64_t row = 0; row < 256; ++row) {
     std::fill(row_dz.begin(), row_dz.end(), 0.0f);
     entmax15_row_forward(row_p.data(), x.data() + row * 512, 512, scratch);
     entmax15_row_backward(row_dz.data(), g.data() + row * 512, row_p.data(), 512);
