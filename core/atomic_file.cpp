@@ -128,19 +128,21 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 }
 
 std::string read_file(const std::string& path) {
-  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK keeps open() from waiting for a writer when the path is a FIFO; such
+  // paths, devices and folders are then rejected by the regular-file check.
+  FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (file.fd < 0) {
     int code = errno;
     throw Error(str_cat("cannot open '", path, "' for reading: ", std::strerror(code)));
   }
+  struct stat info {};
+  if (::fstat(file.fd, &info) != 0 || !S_ISREG(info.st_mode))
+    throw Error(str_cat("cannot read '", path, "': not a regular file"));
 
   // The size from fstat only reserves memory. The loop reads until end of file, so a file
   // that changes size meanwhile is still read whole.
   std::string bytes;
-  struct stat info {};
-  if (::fstat(file.fd, &info) == 0 && S_ISREG(info.st_mode)) {
-    bytes.reserve(static_cast<size_t>(info.st_size));
-  }
+  bytes.reserve(static_cast<size_t>(info.st_size));
 
   char chunk[1 << 16];
   while (true) {

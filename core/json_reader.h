@@ -2,6 +2,9 @@
 // type. Errors name the full key path ("model.n_heads") and list the allowed keys.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -20,24 +23,15 @@ class JsonReader {
   // `section` is the key path of `object` used in messages ("model", "train").
   JsonReader(const nlohmann::json& object, std::string section);
 
-  // Reads `key` into `value` if present (keeping the default otherwise); throws if
-  // the stored type does not convert to T.
+  // Reads `key` into `value` if present (keeping the default otherwise). Throws if the
+  // stored value is not of T's kind: integers must be whole and fit T (unsigned ones
+  // non-negative), numbers must be finite numbers (not true/false), strings strings.
   template <typename T>
   void read(const std::string& key, T& value) {
     allowed_.push_back(key);
     if (!object_.contains(key)) return;
     seen_.insert(key);
-    const nlohmann::json& stored = object_.at(key);
-    bool integer_expected = std::is_integral_v<T> && !std::is_same_v<T, bool>;
-    if (integer_expected && !stored.is_number_integer())
-      throw Error(str_cat("invalid type for ", section_, ".", key, ": got ", stored.dump(),
-                          ", expected an integer"));
-    try {
-      value = stored.get<T>();
-    } catch (const nlohmann::json::exception&) {
-      throw Error(str_cat("invalid type for ", section_, ".", key, ": got ", object_.at(key).dump(),
-                          ", expected ", type_name(value)));
-    }
+    value = convert<T>(object_.at(key), section_ + "." + key);
   }
 
   // The sub-object at `key` (an empty object when absent).
@@ -47,14 +41,55 @@ class JsonReader {
   void finish() const;
 
  private:
-  static std::string type_name(const std::string&) { return "a string"; }
-  static std::string type_name(bool) { return "true or false"; }
-  static std::string type_name(double) { return "a number"; }
-  static std::string type_name(float) { return "a number"; }
   template <typename T>
-  static std::string type_name(const T&) { return "an integer"; }
+  static T convert(const nlohmann::json& stored, const std::string& key_path) {
+    if constexpr (is_vector<T>::value) {
+      if (!stored.is_array()) fail(key_path, stored, "a list");
+      T values;
+      for (size_t i = 0; i < stored.size(); ++i)
+        values.push_back(convert<typename T::value_type>(stored[i], str_cat(key_path, "[", i, "]")));
+      return values;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!stored.is_boolean()) fail(key_path, stored, "true or false");
+      return stored.get<bool>();
+    } else if constexpr (std::is_integral_v<T>) {
+      const bool fits = std::is_signed_v<T>
+                            ? stored.is_number_integer() && !(stored.is_number_unsigned() &&
+                                                              stored.get<uint64_t>() > uint64_t(INT64_MAX)) &&
+                                  in_range<T>(stored.get<int64_t>())
+                            : stored.is_number_integer() &&
+                                  (stored.is_number_unsigned() || stored.get<int64_t>() >= 0) &&
+                                  stored.get<uint64_t>() <= std::numeric_limits<T>::max();
+      if (!fits)
+        fail(key_path, stored, str_cat("an integer from ", +std::numeric_limits<T>::min(), " to ",
+                                       +std::numeric_limits<T>::max()));
+      return stored.get<T>();
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (!stored.is_number() || !std::isfinite(static_cast<T>(stored.get<double>())))
+        fail(key_path, stored, "a finite number");
+      return static_cast<T>(stored.get<double>());
+    } else {
+      if (!stored.is_string()) fail(key_path, stored, "a string");
+      return stored.get<T>();
+    }
+  }
+
   template <typename T>
-  static std::string type_name(const std::vector<T>&) { return "a list"; }
+  static bool in_range(int64_t value) {
+    return value >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+           value <= static_cast<int64_t>(std::numeric_limits<T>::max());
+  }
+
+  [[noreturn]] static void fail(const std::string& key_path, const nlohmann::json& stored, const std::string& expected) {
+    std::string shown = stored.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+    throw Error(str_cat("invalid type for ", key_path, ": got ", shown, ", expected ", expected));
+  }
+
+  template <typename T>
+  struct is_vector : std::false_type {};
+  template <typename T>
+  struct is_vector<std::vector<T>> : std::true_type {};
 
   const nlohmann::json& object_;
   std::string section_;

@@ -66,6 +66,12 @@ Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* op
 
   auto parameters = model.named_parameters();
   for (const auto& [name, parameter] : parameters) copy_into(parameter, find("model." + name), path, "model." + name);
+  for (const auto& [name, tensor] : file.tensors) {
+    const bool known = std::any_of(parameters.begin(), parameters.end(),
+                                   [&](const auto& entry) { return "model." + entry.first == name; });
+    ENTLAB_CHECK(known || name.rfind("model.", 0) != 0, path, ": tensor '", name,
+                 "' has no parameter in this model; the checkpoint was written by a different architecture");
+  }
   if (optimizer) {
     for (size_t i = 0; i < parameters.size(); ++i) {
       const std::string& name = parameters[i].first;

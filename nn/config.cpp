@@ -51,8 +51,9 @@ void ModelConfig::validate() const {
                "the head count must be even");
   ENTLAB_CHECK(nape_slopes == "linear" || nape_slopes == "exp", "invalid model.nape_slopes = '",
                nape_slopes, "'; valid: linear, exp");
-  ENTLAB_CHECK(init_std > 0 && norm_eps > 0 && rope_base > 1, "invalid model.init_std, norm_eps or "
-               "rope_base: init_std and norm_eps must be positive and rope_base greater than 1");
+  ENTLAB_CHECK(init_std > 0, "invalid model.init_std = ", init_std, ": must be positive");
+  ENTLAB_CHECK(norm_eps > 0, "invalid model.norm_eps = ", norm_eps, ": must be positive");
+  ENTLAB_CHECK(rope_base > 1, "invalid model.rope_base = ", rope_base, ": must be greater than 1");
 }
 
 std::vector<float> alibi_slopes(int64_t n_heads) {
@@ -103,10 +104,15 @@ ModelConfig model_config_from_json(const nlohmann::json& json) {
   reader.read("mlp_hidden", config.mlp_hidden);
   std::string transform = to_string(config.transform);
   reader.read("transform", transform);
-  config.transform = parse_transform(transform);
   std::string position = to_string(config.position);
   reader.read("position", position);
-  config.position = parse_position(position);
+  try {
+    config.transform = parse_transform(transform);
+    config.position = parse_position(position);
+  } catch (const Error& error) {
+    throw Error(str_cat("invalid model.", transform == to_string(config.transform) ? "position" : "transform",
+                        ": ", error.what()));
+  }
   reader.read("nape_slopes", config.nape_slopes);
   reader.read("rope_base", config.rope_base);
   reader.read("init_std", config.init_std);

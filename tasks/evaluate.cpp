@@ -16,6 +16,30 @@ std::vector<Sample> make_test_set(const Task& task, int64_t length, int64_t coun
   return samples;
 }
 
+int64_t sample_attention_bytes(const nn::ModelConfig& model, int64_t time) {
+  return 4 * model.n_heads * time * time * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t input_tokens(const Task& task, int64_t length) {
+  Rng rng(0);
+  Sample sample = task.generate(rng, length);
+  return static_cast<int64_t>(sample.source.size() + sample.target.size()) + 2;
+}
+
+void check_eval_lengths(const Task& task, const nn::ModelConfig& model, const std::vector<int64_t>& lengths,
+                        const std::string& option) {
+  for (int64_t length : lengths) {
+    ENTLAB_CHECK(length >= task.min_length(), "invalid ", option, " entry ", length, ": task ", task.name(),
+                 " needs lengths of at least ", task.min_length());
+    const int64_t time = input_tokens(task, length);
+    const double gib = static_cast<double>(sample_attention_bytes(model, time)) / (int64_t{1} << 30);
+    ENTLAB_CHECK(sample_attention_bytes(model, time) <= kMaxSampleAttentionBytes, "invalid ", option, " entry ",
+                 length, ": a sample of ", time, " tokens needs about ", gib,
+                 " GiB of attention weights, above the 4 GiB limit (attention over blocks of queries is not "
+                 "implemented yet)");
+  }
+}
+
 HeadDispersion row_dispersion(const float* probs, int64_t keys) {
   HeadDispersion stats;
   stats.keys = static_cast<double>(keys);
@@ -86,7 +110,11 @@ LengthResult evaluate_length(nn::Transformer& model, const Task& task, int64_t l
                "evaluate: samples per length and batch size must be positive");
   NoGradGuard no_grad;
   model.set_keep_attention(options.dispersion);
+  check_eval_lengths(task, model.config, {length}, "evaluation length");
   std::vector<Sample> samples = make_test_set(task, length, options.samples_per_length, options.seed);
+  const int64_t per_sample = sample_attention_bytes(model.config, input_tokens(task, length));
+  const size_t batch_size = static_cast<size_t>(
+      std::min(options.batch_size, std::max<int64_t>(1, kEvalAttentionBudgetBytes / std::max<int64_t>(per_sample, 1))));
   const int64_t vocab = model.config.vocab_size;
   const int64_t heads_total = model.config.n_layers * model.config.n_heads;
 
@@ -94,8 +122,8 @@ LengthResult evaluate_length(nn::Transformer& model, const Task& task, int64_t l
   result.length = length;
   std::vector<HeadDispersion> sums(static_cast<size_t>(heads_total));
   int64_t queries = 0;
-  for (size_t first = 0; first < samples.size(); first += static_cast<size_t>(options.batch_size)) {
-    size_t last = std::min(samples.size(), first + static_cast<size_t>(options.batch_size));
+  for (size_t first = 0; first < samples.size(); first += batch_size) {
+    size_t last = std::min(samples.size(), first + batch_size);
     Batch batch = make_batch(std::vector<Sample>(samples.begin() + first, samples.begin() + last), task.layout());
     Tensor logits = model.forward(batch.inputs, batch.batch, batch.time);  // (B, T, V)
 

@@ -43,6 +43,21 @@ struct EvalOptions {
   bool dispersion = true;
 };
 
+// Attention weights take NH * T * T floats per sample and layer, and a forward pass holds
+// up to about four such matrices at once (scores, masked scores, weights, the next
+// layer's scores). Evaluation shrinks its batch to stay within the first budget and
+// rejects lengths whose single sample exceeds the second.
+constexpr int64_t kEvalAttentionBudgetBytes = int64_t{256} << 20;
+constexpr int64_t kMaxSampleAttentionBytes = int64_t{4} << 30;
+
+// Bytes of attention matrices one sample of `time` tokens holds during a forward pass.
+int64_t sample_attention_bytes(const nn::ModelConfig& model, int64_t time);
+// The number of input tokens of a sample of this length (source, SEP and target).
+int64_t input_tokens(const Task& task, int64_t length);
+// Checks every length against the task's minimum and the memory bound; errors name `option`.
+void check_eval_lengths(const Task& task, const nn::ModelConfig& model, const std::vector<int64_t>& lengths,
+                        const std::string& option);
+
 // The fixed test set for one length: the same samples for every model evaluated
 // with this seed.
 std::vector<Sample> make_test_set(const Task& task, int64_t length, int64_t count, uint64_t seed);

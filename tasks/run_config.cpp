@@ -5,19 +5,48 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/json_reader.h"
+#include "tasks/evaluate.h"
 #include "tasks/task.h"
+
+#include <unistd.h>
 
 namespace entlab::tasks {
 
 void RunConfig::finalize() {
   std::unique_ptr<Task> built = make_task(task.name, task.options);  // validates name and options
   task.options = built->options();
-  model.vocab_size = built->layout().vocab_size();
+  const int64_t vocab_size = built->layout().vocab_size();
+  ENTLAB_CHECK(model.vocab_size == 0 || model.vocab_size == vocab_size, "invalid model.vocab_size = ",
+               model.vocab_size, ": task ", task.name, " has ", vocab_size,
+               " tokens; leave vocab_size out and it is set from the task");
+  model.vocab_size = vocab_size;
   model.validate();
+  check_train();
+  check_task(*built);
+  check_eval(*built);
+}
 
+void RunConfig::check_task(const Task& built) const {
   ENTLAB_CHECK(task.train_length > 0, "invalid task.train_length = ", task.train_length, ": must be positive");
   ENTLAB_CHECK(task.length_spread >= 0 && task.length_spread < task.train_length, "invalid task.length_spread = ",
                task.length_spread, ": must be in [0, train_length)");
+  ENTLAB_CHECK(task.train_length - task.length_spread >= built.min_length(), "invalid task.train_length = ",
+               task.train_length, " with length_spread = ", task.length_spread, ": task ", task.name,
+               " needs lengths of at least ", built.min_length(), ", but training would draw lengths down to ",
+               task.train_length - task.length_spread);
+
+  // Backward keeps about five (B, NH, T, T) tensors per layer (scores, scaled, biased,
+  // masked, weights). Refuse up front what could never fit in this machine's memory.
+  const double time = static_cast<double>(input_tokens(built, task.train_length + task.length_spread));
+  const double attention_bytes = 5.0 * model.n_layers * train.batch_size * model.n_heads * time * time * sizeof(float);
+  const double memory_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  ENTLAB_CHECK(memory_bytes <= 0 || attention_bytes < memory_bytes, "invalid task.train_length = ",
+               task.train_length, " with train.batch_size = ", train.batch_size, ": training would need about ",
+               attention_bytes / (1 << 30), " GiB for attention weights alone, and this machine has ",
+               memory_bytes / (1 << 30), " GiB");
+}
+
+void RunConfig::check_train() const {
   ENTLAB_CHECK(train.batch_size > 0, "invalid train.batch_size = ", train.batch_size, ": must be positive");
   ENTLAB_CHECK(train.steps > 0, "invalid train.steps = ", train.steps, ": must be positive");
   ENTLAB_CHECK(train.lr > 0, "invalid train.lr = ", train.lr, ": must be positive");
@@ -26,13 +55,21 @@ void RunConfig::finalize() {
   ENTLAB_CHECK(train.min_lr_ratio >= 0 && train.min_lr_ratio <= 1, "invalid train.min_lr_ratio = ",
                train.min_lr_ratio, ": must be in [0, 1]");
   ENTLAB_CHECK(train.clip_norm >= 0, "invalid train.clip_norm = ", train.clip_norm, ": must be >= 0 (0 disables)");
-  ENTLAB_CHECK(train.threads >= 0, "invalid train.threads = ", train.threads, ": must be >= 0 (0 uses all cores)");
+  ENTLAB_CHECK(train.weight_decay >= 0, "invalid train.weight_decay = ", train.weight_decay, ": must be >= 0");
+  ENTLAB_CHECK(train.beta1 >= 0 && train.beta1 < 1, "invalid train.beta1 = ", train.beta1, ": must be in [0, 1)");
+  ENTLAB_CHECK(train.beta2 >= 0 && train.beta2 < 1, "invalid train.beta2 = ", train.beta2, ": must be in [0, 1)");
+  ENTLAB_CHECK(train.threads >= 0 && train.threads <= kMaxThreads, "invalid train.threads = ", train.threads,
+               ": must be in [0, ", kMaxThreads, "] (0 uses all cores)");
   ENTLAB_CHECK(train.log_every > 0, "invalid train.log_every = ", train.log_every, ": must be positive");
+}
+
+void RunConfig::check_eval(const Task& built) const {
   ENTLAB_CHECK(eval.samples_per_length > 0, "invalid eval.samples_per_length = ", eval.samples_per_length,
                ": must be positive");
   ENTLAB_CHECK(eval.batch_size > 0, "invalid eval.batch_size = ", eval.batch_size, ": must be positive");
   for (int64_t length : eval.lengths)
-    ENTLAB_CHECK(length > 0, "invalid eval.lengths entry ", length, ": lengths must be positive");
+    ENTLAB_CHECK(length >= built.min_length(), "invalid eval.lengths entry ", length, ": task ", task.name,
+                 " needs lengths of at least ", built.min_length());
 }
 
 std::vector<int64_t> RunConfig::eval_lengths() const {
@@ -124,7 +161,6 @@ RunConfig run_config_from_json(const nlohmann::json& json) {
   config.train = train_config_from_json(reader.child("train"));
   config.eval = eval_config_from_json(reader.child("eval"));
   reader.finish();
-  config.finalize();
   return config;
 }
 
@@ -137,6 +173,8 @@ RunConfig load_run_config(const std::string& path) {
     const size_t end = std::min<size_t>(error.byte, text.size());
     const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(end), '\n');
     throw Error(str_cat(path, ":", line, ": invalid JSON (byte ", error.byte, "): ", error.what()));
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(str_cat(path, ": invalid JSON: ", error.what()));
   }
   try {
     return run_config_from_json(json);

@@ -11,6 +11,12 @@
 
 namespace entlab::tasks {
 
+class Task;
+
+// Upper bound on train.threads and --threads: far above any core count this runs on,
+// low enough to catch a typo.
+constexpr int kMaxThreads = 256;
+
 struct TaskConfig {
   std::string name = "flipflop";
   nlohmann::json options = nlohmann::json::object();
@@ -46,15 +52,23 @@ struct RunConfig {
   TrainConfig train;
   EvalConfig eval;
 
-  // Fills vocab_size from the task and checks every field (errors name the key).
+  // Fills vocab_size from the task and checks every field and combination (errors
+  // name the key). Call after all overrides are applied.
   void finalize();
   std::vector<int64_t> eval_lengths() const;
+
+ private:
+  void check_task(const Task& built) const;
+  void check_train() const;
+  void check_eval(const Task& built) const;
 };
 
 nlohmann::json to_json(const RunConfig& config);
-// Strict: unknown keys and wrong types are errors naming the key path.
+// Strict: unknown keys and wrong types are errors naming the key path. Not finalized,
+// so a caller can still override fields before checking the whole.
 RunConfig run_config_from_json(const nlohmann::json& json);
-// Reads a config file; errors name the file and, for JSON syntax errors, the byte offset.
+// Reads a config file (not finalized); errors name the file and, for JSON syntax
+// errors, the line.
 RunConfig load_run_config(const std::string& path);
 
 }  // namespace entlab::tasks

@@ -40,6 +40,8 @@ class Task {
   // A sample whose size is set by `length` (what length means is task-specific and
   // documented on each task).
   virtual Sample generate(Rng& rng, int64_t length) const = 0;
+  // The smallest length generate() accepts.
+  virtual int64_t min_length() const { return 1; }
   // Options as JSON, for the run's config.json.
   virtual nlohmann::json options() const = 0;
   // A readable rendering of one token ("w", "1", "<sep>").
@@ -72,6 +74,7 @@ class FlipFlopTask : public Task {
   std::string name() const override { return "flipflop"; }
   TokenLayout layout() const override { return {5}; }
   Sample generate(Rng& rng, int64_t length) const override;
+  int64_t min_length() const override { return 4; }
   nlohmann::json options() const override;
   std::string token_text(int32_t token) const override;
 

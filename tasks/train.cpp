@@ -11,7 +11,9 @@
 #include "autograd/tape.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/folder_lock.h"
 #include "core/parallel.h"
+#include "core/safetensors.h"
 #include "nn/checkpoint.h"
 #include "ops/loss.h"
 #include "ops/matmul.h"
@@ -103,9 +105,8 @@ void print_progress(int64_t step, int64_t steps, double window_loss, const StepS
 }  // namespace
 
 TrainedRun train_run(const RunConfig& config, const std::string& run_dir, std::ostream& out) {
-  ENTLAB_CHECK(!fs::exists(fs::path(run_dir) / "model.safetensors"), "run folder ", run_dir,
-               " already holds a finished run (model.safetensors); choose another --out folder");
-  fs::create_directories(run_dir);
+  create_empty_folder(run_dir, "run folder (--out)");
+  FolderLock lock(run_dir);
   apply_thread_setting(config.train.threads);
   write_file_atomically((fs::path(run_dir) / "config.json").string(), to_json(config).dump(2) + "\n");
 
@@ -167,16 +168,48 @@ TrainedRun train_run(const RunConfig& config, const std::string& run_dir, std::o
   return run;
 }
 
+namespace {
+
+// Lists the model settings in which config.json and the checkpoint's own copy differ.
+void check_checkpoint_matches_config(const nn::Metadata& metadata, const RunConfig& config,
+                                     const std::string& config_path, const std::string& checkpoint_path) {
+  auto it = metadata.find("config");
+  ENTLAB_CHECK(it != metadata.end(), checkpoint_path, ": metadata 'config' is missing; was it written by entlab train?");
+  nlohmann::json saved;
+  try {
+    saved = nlohmann::json::parse(it->second).at("model");
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(str_cat(checkpoint_path, ": metadata 'config' is not a valid run config: ", error.what()));
+  }
+  const nlohmann::json current = nn::to_json(config.model);
+  std::string differences;
+  for (const auto& [key, value] : current.items())
+    if (!saved.contains(key) || saved.at(key) != value)
+      differences += str_cat("\n  model.", key, ": ", value.dump(), " in config.json, ",
+                             saved.contains(key) ? saved.at(key).dump() : "missing", " in the checkpoint");
+  ENTLAB_CHECK(differences.empty(), config_path, " does not describe the model in ", checkpoint_path, ":",
+               differences, "\nhint: restore config.json from the checkpoint's metadata or retrain");
+}
+
+}  // namespace
+
 std::unique_ptr<nn::Transformer> load_trained_model(const std::string& run_dir, RunConfig* config_out) {
   ENTLAB_CHECK(fs::is_directory(run_dir), "run folder ", run_dir, " does not exist");
-  const fs::path config_path = fs::path(run_dir) / "config.json";
-  const fs::path checkpoint_path = fs::path(run_dir) / "model.safetensors";
+  const std::string config_path = (fs::path(run_dir) / "config.json").string();
+  const std::string checkpoint_path = (fs::path(run_dir) / "model.safetensors").string();
   ENTLAB_CHECK(fs::exists(config_path), "run folder ", run_dir, " has no config.json; is it an entlab run folder?");
   ENTLAB_CHECK(fs::exists(checkpoint_path), "run folder ", run_dir,
                " has no model.safetensors; the run did not finish training");
-  RunConfig config = load_run_config(config_path.string());
+  RunConfig config = load_run_config(config_path);
+  try {
+    config.finalize();
+  } catch (const Error& error) {
+    throw Error(str_cat(config_path, ": ", error.what()));
+  }
+
+  check_checkpoint_matches_config(read_safetensors(checkpoint_path).metadata, config, config_path, checkpoint_path);
   auto model = std::make_unique<nn::Transformer>(config.model, derive_seed(config.train.seed, 0));
-  nn::load_checkpoint(checkpoint_path.string(), *model, nullptr);
+  nn::load_checkpoint(checkpoint_path, *model, nullptr);
   if (config_out) *config_out = config;
   return model;
 }

@@ -29,9 +29,9 @@ struct TrainedRun {
   TrainSummary summary;
 };
 
-// Trains as `config` says and writes the run folder `run_dir` (created if missing;
-// refused if it already holds a checkpoint, so no finished run is overwritten).
-// Progress lines go to `out`.
+// Trains as `config` says and writes the run folder `run_dir`, which must be missing
+// or empty (so no earlier result is overwritten) and is locked against other entlab
+// processes while training runs. Progress lines go to `out`.
 TrainedRun train_run(const RunConfig& config, const std::string& run_dir, std::ostream& out);
 
 // Rebuilds the model of a finished run from its config.json and model.safetensors.

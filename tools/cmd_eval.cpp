@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "tasks/evaluate.h"
 #include "tasks/train.h"
+#include "tools/cli_options.h"
 #include "tools/commands.h"
 #include "tools/report.h"
 
@@ -17,7 +18,7 @@ namespace {
 
 struct EvalFlags {
   std::string run_dir;
-  std::vector<int64_t> lengths;
+  std::string lengths;
   int64_t samples = 0, batch = 0;
   int64_t seed = -1;
   int threads = -1;
@@ -30,11 +31,14 @@ void run_eval(const EvalFlags& flags) {
   std::unique_ptr<tasks::Task> task = tasks::make_task(config.task.name, config.task.options);
 
   tasks::EvalOptions options;
-  options.lengths = flags.lengths.empty() ? config.eval_lengths() : flags.lengths;
+  options.lengths = flags.lengths.empty() ? config.eval_lengths()
+                                          : parse_integer_list(flags.lengths, "--lengths", 1, kMaxLength);
+  tasks::check_eval_lengths(*task, config.model, options.lengths, "--lengths");
   options.samples_per_length = flags.samples ? flags.samples : config.eval.samples_per_length;
   options.batch_size = flags.batch ? flags.batch : config.eval.batch_size;
   options.seed = flags.seed >= 0 ? static_cast<uint64_t>(flags.seed) : config.eval.seed;
 
+  print_thread_note();
   std::vector<HeadGroup> groups = head_groups(config.model);
   std::vector<tasks::LengthResult> results;
   std::vector<TableRow> rows;
@@ -60,14 +64,14 @@ void add_eval_command(CLI::App& app) {
   auto flags = std::make_shared<EvalFlags>();
   CLI::App* cmd = app.add_subcommand("eval", "Exact-match accuracy and attention dispersion by length");
   cmd->add_option("--run", flags->run_dir, "Run folder written by entlab train")->required();
-  cmd->add_option("--lengths", flags->lengths, "Comma-separated lengths (default 1,2,4,8,16 x train length)")
-      ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lengths", flags->lengths, "Comma-separated lengths (default 1,2,4,8,16 x train length)");
   cmd->add_option("--samples", flags->samples, "Test samples per length (default from the run config)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", flags->batch, "Samples per forward pass")->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", flags->seed, "Test-set seed (default from the run config)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", flags->threads, "OpenMP threads, 0 = all cores")->check(CLI::NonNegativeNumber);
+      ->check(integer_in(1, 1000000));
+  cmd->add_option("--batch", flags->batch, "Samples per forward pass (shrunk for long sequences)")
+      ->check(integer_in(1, kMaxBatch));
+  cmd->add_option("--seed", flags->seed, "Test-set seed (default from the run config)")->check(integer_in(0, INT64_MAX));
+  cmd->add_option("--threads", flags->threads, "OpenMP threads, 0 = all cores")
+      ->check(integer_in(0, tasks::kMaxThreads));
   cmd->callback([flags] { run_eval(*flags); });
 }
 

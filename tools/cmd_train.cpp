@@ -8,6 +8,7 @@
 #include "tasks/run_config.h"
 #include "tasks/task.h"
 #include "tasks/train.h"
+#include "tools/cli_options.h"
 #include "tools/commands.h"
 #include "tools/run_folder.h"
 
@@ -28,7 +29,13 @@ struct TrainFlags {
 tasks::RunConfig build_config(const TrainFlags& flags) {
   tasks::RunConfig config;
   if (!flags.config_file.empty()) config = tasks::load_run_config(flags.config_file);
-  if (!flags.task.empty()) config.task.name = flags.task;
+  if (!flags.task.empty() && flags.task != config.task.name) {
+    // Options and vocabulary belong to the task, so a config file's values for another
+    // task cannot carry over.
+    config.task.name = flags.task;
+    config.task.options = nlohmann::json::object();
+    config.model.vocab_size = 0;
+  }
   if (!flags.attention.empty()) config.model.transform = nn::parse_transform(flags.attention);
   if (!flags.position.empty()) config.model.position = nn::parse_position(flags.position);
   if (flags.steps) config.train.steps = flags.steps;
@@ -60,30 +67,32 @@ void add_train_command(CLI::App& app) {
                   "Attention transform: " + join(nn::transform_names(), ", ") + " (default softmax)");
   cmd->add_option("--pos", flags->position,
                   "Position encoding: " + join(nn::position_names(), ", ") + " (default nape)");
-  cmd->add_option("--steps", flags->steps, "Training steps (default 2000)")->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", flags->batch, "Samples per step (default 32)")->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", flags->lr, "Peak learning rate (default 2e-3)")->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", flags->seed, "Seed for weights and data (default 1)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--steps", flags->steps, "Training steps (default 2000)")->check(integer_in(1, kMaxSteps));
+  cmd->add_option("--batch", flags->batch, "Samples per step (default 32)")->check(integer_in(1, kMaxBatch));
+  cmd->add_option("--lr", flags->lr, "Peak learning rate (default 2e-3)")->check(number_above(0, 10));
+  cmd->add_option("--seed", flags->seed, "Seed for weights and data (default 1)")->check(integer_in(0, INT64_MAX));
   cmd->add_option("--threads", flags->threads, "OpenMP threads, 0 = all cores (default 0)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--length", flags->length, "Training length L (default 32)")->check(CLI::PositiveNumber);
+      ->check(integer_in(0, tasks::kMaxThreads));
+  cmd->add_option("--length", flags->length, "Training length L (default 32)")->check(integer_in(1, kMaxLength));
   cmd->add_option("--spread", flags->spread, "Lengths drawn from [L - spread, L + spread] (default 8)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--d-model", flags->d_model, "Model width C (default 64)")->check(CLI::PositiveNumber);
-  cmd->add_option("--layers", flags->layers, "Transformer blocks (default 2)")->check(CLI::PositiveNumber);
-  cmd->add_option("--heads", flags->heads, "Attention heads (default 4)")->check(CLI::PositiveNumber);
-  cmd->add_option("--head-size", flags->head_size, "Head size hs (default 16)")->check(CLI::PositiveNumber);
-  cmd->add_option("--mlp", flags->mlp, "MLP hidden width (default 256)")->check(CLI::PositiveNumber);
+      ->check(integer_in(0, kMaxLength));
+  cmd->add_option("--d-model", flags->d_model, "Model width C (default 64)")->check(integer_in(1, kMaxWidth));
+  cmd->add_option("--layers", flags->layers, "Transformer blocks (default 2)")->check(integer_in(1, 1024));
+  cmd->add_option("--heads", flags->heads, "Attention heads (default 4)")->check(integer_in(1, 1024));
+  cmd->add_option("--head-size", flags->head_size, "Head size hs (default 16)")->check(integer_in(1, kMaxWidth));
+  cmd->add_option("--mlp", flags->mlp, "MLP hidden width (default 256)")->check(integer_in(1, kMaxWidth));
   cmd->add_option("--log-every", flags->log_every, "Steps between progress lines (default 50)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxSteps));
   cmd->add_option("--out", flags->out, "Run folder to create (default runs/<task>-<attention>-<pos>-<time>)");
 
-  cmd->callback([flags] {
+  cmd->callback([cmd, flags] {
     tasks::RunConfig config = build_config(*flags);
-    std::string out = flags->out.empty() ? default_run_folder(config.task.name + "-" +
-                                                              nn::to_string(config.model.transform) + "-" +
-                                                              nn::to_string(config.model.position))
-                                         : flags->out;
+    std::string out = cmd->count("--out") > 0 ? flags->out
+                                       : default_run_folder(config.task.name + "-" +
+                                                            nn::to_string(config.model.transform) + "-" +
+                                                            nn::to_string(config.model.position));
+    tasks::apply_thread_setting(config.train.threads);
+    print_thread_note();
     tasks::train_run(config, out, std::cout);
   });
 }

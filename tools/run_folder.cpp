@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "core/folder_lock.h"
+
 namespace entlab::tools {
 
 std::string default_run_folder(const std::string& prefix) {
@@ -10,7 +12,7 @@ std::string default_run_folder(const std::string& prefix) {
   localtime_r(&now, &local);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
-  return "runs/" + prefix + "-" + stamp;
+  return create_unique_folder("runs/" + prefix + "-" + stamp);
 }
 
 }  // namespace entlab::tools

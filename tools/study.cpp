@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/folder_lock.h"
 #include "tasks/task.h"
 #include "tools/plot.h"
 #include "tools/report.h"
@@ -230,11 +231,19 @@ std::string markdown_report(const std::vector<VariantResult>& results, const Stu
 
 }  // namespace
 
-std::vector<VariantResult> run_study(const StudyOptions& options, std::ostream& out) {
+void check_study_options(const StudyOptions& options) {
   ENTLAB_CHECK(!options.variants.empty() && !options.multiples.empty(), "study: no variants or lengths to run");
-  ENTLAB_CHECK(!fs::exists(fs::path(options.out_dir) / "results.json"), "study folder ", options.out_dir,
-               " already holds results; choose another --out folder");
-  fs::create_directories(options.out_dir);
+  for (const StudyVariant& variant : options.variants) {
+    tasks::RunConfig config = variant_config(options, variant);
+    std::unique_ptr<tasks::Task> task = tasks::make_task(config.task.name, config.task.options);
+    tasks::check_eval_lengths(*task, config.model, config.eval_lengths(), "--multiples");
+  }
+}
+
+std::vector<VariantResult> run_study(const StudyOptions& options, std::ostream& out) {
+  check_study_options(options);
+  create_empty_folder(options.out_dir, "study folder (--out)");
+  FolderLock lock(options.out_dir);
   auto start = std::chrono::steady_clock::now();
 
   std::vector<VariantResult> results;

@@ -45,8 +45,12 @@ struct VariantResult {
 // seed, threads and evaluation lengths.
 tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant);
 
+// Checks every variant's config and every evaluation length before any work starts.
+void check_study_options(const StudyOptions& options);
+
 // Trains and evaluates every variant into options.out_dir and writes the summary files
-// (accuracy.csv, dispersion.csv, results.json, report.md, report.html, plots/, heatmaps/).
+// (accuracy.csv, dispersion.csv, results.json, report.md, plots/, heatmaps/). The folder
+// must be missing or empty.
 // Progress and the final tables go to `out`.
 std::vector<VariantResult> run_study(const StudyOptions& options, std::ostream& out);
 

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -81,5 +83,16 @@ TEST_CASE("read_file of a missing file") {
 
 TEST_CASE("read_file of a folder") {
   TempFolder folder;
-  CHECK_THROWS_WITH_AS(read_file(folder.path()), doctest::Contains("Is a directory"), Error);
+  CHECK_THROWS_WITH_AS(read_file(folder.path()), doctest::Contains("not a regular file"), Error);
+}
+
+TEST_CASE("read_file of a fifo does not block") {
+  TempFolder folder;
+  const std::string path = folder.file("pipe");
+  REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+  CHECK_THROWS_WITH_AS(read_file(path), doctest::Contains("not a regular file"), Error);
+}
+
+TEST_CASE("read_file of a device") {
+  CHECK_THROWS_WITH_AS(read_file("/dev/zero"), doctest::Contains("not a regular file"), Error);
 }

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "autograd/tape.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/folder_lock.h"
 #include "tasks/evaluate.h"
 #include "tasks/train.h"
 #include "temp_folder.h"
@@ -66,8 +68,45 @@ TEST_CASE("train refuses to overwrite a finished run") {
   entlab_test::TempFolder folder;
   std::ostringstream log;
   train_run(tiny_run(nn::Transform::Softmax), folder.path(), log);
+  const std::string checkpoint = read_file(folder.file("model.safetensors"));
+  CHECK_THROWS_WITH_AS(train_run(tiny_run(nn::Transform::Entmax15), folder.path(), log),
+                       doctest::Contains("is not empty"), Error);
+  CHECK(read_file(folder.file("model.safetensors")) == checkpoint);
+  CHECK_FALSE(std::filesystem::exists(folder.file(".lock")));
+}
+
+TEST_CASE("train refuses a folder locked by another process") {
+  entlab_test::TempFolder folder;
+  FolderLock held(folder.path());
+  std::ostringstream log;
   CHECK_THROWS_WITH_AS(train_run(tiny_run(nn::Transform::Softmax), folder.path(), log),
-                       doctest::Contains("already holds a finished run"), Error);
+                       doctest::Contains("not empty"), Error);
+}
+
+TEST_CASE("folder lock is exclusive") {
+  entlab_test::TempFolder folder;
+  FolderLock held(folder.path());
+  CHECK_THROWS_WITH_AS(FolderLock(folder.path()), doctest::Contains("in use by another entlab process"), Error);
+}
+
+TEST_CASE("unique folders get numbered suffixes") {
+  entlab_test::TempFolder folder;
+  const std::string base = folder.file("run");
+  CHECK(create_unique_folder(base) == base);
+  CHECK(create_unique_folder(base) == base + "-2");
+  CHECK(create_unique_folder(base) == base + "-3");
+}
+
+TEST_CASE("load_trained_model rejects a config that does not match the checkpoint") {
+  entlab_test::TempFolder folder;
+  std::ostringstream log;
+  train_run(tiny_run(nn::Transform::Softmax), folder.path(), log);
+  nlohmann::json config = nlohmann::json::parse(read_file(folder.file("config.json")));
+  config["model"]["transform"] = "entmax15";
+  write_file_atomically(folder.file("config.json"), config.dump(2));
+  CHECK_THROWS_WITH_AS(load_trained_model(folder.path()),
+                       doctest::Contains("model.transform: \"entmax15\" in config.json, \"softmax\" in the checkpoint"),
+                       Error);
 }
 
 TEST_CASE("same seed gives the same loss curve") {
@@ -96,6 +135,7 @@ TEST_CASE("greedy decoding agrees with the teacher-forced exact match") {
   RunConfig config = tiny_run(nn::Transform::Softmax);
   config.task.name = "copy";
   config.task.options = {{"alphabet", 4}};
+  config.model.vocab_size = 0;  // set again from the new task
   config.finalize();
   nn::Transformer model(config.model, 3);
   std::unique_ptr<Task> task = make_task("copy", config.task.options);
