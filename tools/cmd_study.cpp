@@ -23,6 +23,8 @@ void add_study_command(CLI::App& app) {
   cmd->add_option("--samples", options->samples, "Test samples per length (default 100)")
       ->check(integer_in(1, 1000000));
   cmd->add_option("--seed", *seed, "Seed for weights and training data (default 1)")->check(integer_in(0, INT64_MAX));
+  cmd->add_option("--seeds", options->seeds, "Training runs per variant, seeds seed..seed+N-1 (default 3)")
+      ->check(integer_in(1, 100));
   cmd->add_option("--threads", options->threads, "OpenMP threads, 0 = all cores (default 0)")
       ->check(integer_in(0, tasks::kMaxThreads));
   cmd->add_option("--multiples", *multiples,

@@ -107,18 +107,19 @@ std::string eval_csv(const std::vector<tasks::LengthResult>& results) {
 }
 
 std::string dispersion_csv(const std::vector<tasks::LengthResult>& results, const nn::ModelConfig& config,
-                           const std::string& variant) {
+                           const std::string& key_columns, const std::string& key_values) {
+  const std::string lead_header = key_columns.empty() ? "" : key_columns + ",";
+  const std::string lead = key_values.empty() ? "" : key_values + ",";
   std::vector<float> slopes = nn::head_slopes(config);
   std::ostringstream out;
-  out << (variant.empty() ? "" : "variant,") << "length,layer,head,alibi_slope,max_weight,support_size,entropy,keys\n";
+  out << lead_header << "length,layer,head,alibi_slope,max_weight,support_size,entropy,keys\n";
   for (const tasks::LengthResult& result : results)
     for (size_t index = 0; index < result.heads.size(); ++index) {
       const tasks::HeadDispersion& head = result.heads[index];
       const int64_t layer = static_cast<int64_t>(index) / config.n_heads;
       const int64_t h = static_cast<int64_t>(index) % config.n_heads;
-      out << (variant.empty() ? "" : variant + ",") << result.length << "," << layer << "," << h << ","
-          << slopes[h] << "," << head.max_weight << "," << head.support_size << "," << head.entropy << ","
-          << head.keys << "\n";
+      out << lead << result.length << "," << layer << "," << h << "," << slopes[h] << "," << head.max_weight << ","
+          << head.support_size << "," << head.entropy << "," << head.keys << "\n";
     }
   return out.str();
 }

@@ -34,7 +34,8 @@ TableRow eval_table_row(const tasks::LengthResult& result, const std::vector<Hea
 // eval.csv: length, samples, correct, accuracy, and mean max weight / support / entropy
 // over all heads. dispersion.csv: the same statistics per layer and head.
 std::string eval_csv(const std::vector<tasks::LengthResult>& results);
+// key_columns ("variant,seed") and key_values ("softmax+nape,1") lead every row when given.
 std::string dispersion_csv(const std::vector<tasks::LengthResult>& results, const nn::ModelConfig& config,
-                           const std::string& variant = "");
+                           const std::string& key_columns = "", const std::string& key_values = "");
 
 }  // namespace entlab::tools

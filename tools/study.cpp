@@ -26,13 +26,13 @@ std::vector<StudyVariant> StudyOptions::default_variants() {
           {nn::Transform::Entmax15, nn::PositionEncoding::Nape}};
 }
 
-tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant) {
+tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant, uint64_t seed) {
   tasks::RunConfig config;
   config.task.name = options.task;
   config.model.transform = variant.transform;
   config.model.position = variant.position;
   config.train.steps = options.steps;
-  config.train.seed = options.seed;
+  config.train.seed = seed;
   config.train.threads = options.threads;
   config.train.log_every = std::max<int64_t>(1, options.steps / 10);
   config.eval.samples_per_length = options.samples;
@@ -65,48 +65,95 @@ void write_variant_heatmaps(nn::Transformer& model, const tasks::Task& task, con
   }
 }
 
+SeedRun run_seed(const StudyOptions& options, VariantResult& result, uint64_t seed, std::ostream& out) {
+  tasks::RunConfig config = variant_config(options, result.variant, seed);
+  const fs::path run_dir = fs::path(options.out_dir) / result.variant.name() / ("seed-" + std::to_string(seed));
+  tasks::TrainedRun trained = tasks::train_run(config, run_dir.string(), out);
+  std::unique_ptr<tasks::Task> task = tasks::make_task(config.task.name, config.task.options);
+
+  SeedRun run;
+  run.seed = seed;
+  run.training = trained.summary;
+  tasks::EvalOptions eval;
+  eval.samples_per_length = config.eval.samples_per_length;
+  eval.seed = config.eval.seed;
+  eval.batch_size = config.eval.batch_size;
+  for (int64_t length : config.eval_lengths()) {
+    auto start = std::chrono::steady_clock::now();
+    run.lengths.push_back(tasks::evaluate_length(*trained.model, *task, length, eval));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out << "  eval length " << length << ": " << format_fixed(100.0 * run.lengths.back().accuracy(), 1)
+        << "% exact match (" << format_fixed(seconds, 1) << " s)\n" << std::flush;
+  }
+  write_file_atomically((run_dir / "eval.csv").string(), eval_csv(run.lengths));
+  write_file_atomically((run_dir / "dispersion.csv").string(), dispersion_csv(run.lengths, config.model));
+  if (result.runs.empty())  // heatmaps of the first seed only
+    write_variant_heatmaps(*trained.model, *task, result, options, fs::path(options.out_dir) / "heatmaps");
+  return run;
+}
+
+// Sums correct answers and averages the per-head dispersion over the seeds.
+std::vector<tasks::LengthResult> pool_seeds(const std::vector<SeedRun>& runs) {
+  std::vector<tasks::LengthResult> pooled = runs.front().lengths;
+  for (size_t i = 0; i < pooled.size(); ++i) {
+    pooled[i].samples = pooled[i].correct = 0;
+    for (tasks::HeadDispersion& head : pooled[i].heads) head = tasks::HeadDispersion();
+    for (const SeedRun& run : runs) {
+      pooled[i].samples += run.lengths[i].samples;
+      pooled[i].correct += run.lengths[i].correct;
+      for (size_t h = 0; h < pooled[i].heads.size(); ++h) {
+        tasks::HeadDispersion& sum = pooled[i].heads[h];
+        const tasks::HeadDispersion& head = run.lengths[i].heads[h];
+        sum.max_weight += head.max_weight / runs.size();
+        sum.support_size += head.support_size / runs.size();
+        sum.entropy += head.entropy / runs.size();
+        sum.keys += head.keys / runs.size();
+      }
+    }
+  }
+  return pooled;
+}
+
 VariantResult run_variant(const StudyOptions& options, const StudyVariant& variant, std::ostream& out) {
   VariantResult result;
   result.variant = variant;
-  result.config = variant_config(options, variant);
-  const fs::path run_dir = fs::path(options.out_dir) / variant.name();
-
-  tasks::TrainedRun run = tasks::train_run(result.config, run_dir.string(), out);
-  result.training = run.summary;
-  std::unique_ptr<tasks::Task> task = tasks::make_task(result.config.task.name, result.config.task.options);
-
-  tasks::EvalOptions eval;
-  eval.samples_per_length = result.config.eval.samples_per_length;
-  eval.seed = result.config.eval.seed;
-  eval.batch_size = result.config.eval.batch_size;
-  for (int64_t length : result.config.eval_lengths()) {
-    auto start = std::chrono::steady_clock::now();
-    result.lengths.push_back(tasks::evaluate_length(*run.model, *task, length, eval));
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    out << "  eval length " << length << ": " << format_fixed(100.0 * result.lengths.back().accuracy(), 1)
-        << "% exact match (" << format_fixed(seconds, 1) << " s)\n" << std::flush;
+  result.config = variant_config(options, variant, options.seed);
+  for (int64_t k = 0; k < options.seeds; ++k) {
+    const uint64_t seed = options.seed + static_cast<uint64_t>(k);
+    out << "\n--- " << variant.name() << ", seed " << seed << " (" << k + 1 << "/" << options.seeds << ") ---\n"
+        << std::flush;
+    result.runs.push_back(run_seed(options, result, seed, out));
   }
-  write_file_atomically((run_dir / "eval.csv").string(), eval_csv(result.lengths));
-  write_file_atomically((run_dir / "dispersion.csv").string(), dispersion_csv(result.lengths, result.config.model));
-  write_variant_heatmaps(*run.model, *task, result, options, fs::path(options.out_dir) / "heatmaps");
+  result.lengths = pool_seeds(result.runs);
   return result;
 }
 
 // --- Summary tables ------------------------------------------------------------------------
 
-TableRow accuracy_header(const std::vector<VariantResult>& results, const StudyOptions& options) {
-  TableRow header = {"variant"};
+TableRow accuracy_header(const std::vector<VariantResult>& results, const StudyOptions& options,
+                         const std::string& first_column) {
+  TableRow header = {first_column};
   for (size_t i = 0; i < options.multiples.size(); ++i)
     header.push_back(std::to_string(options.multiples[i]) + "x (" +
                      std::to_string(results.front().lengths[i].length) + ")");
   return header;
 }
 
+// One row per variant: the mean over seeds, then each seed's value in brackets.
 std::vector<TableRow> accuracy_rows(const std::vector<VariantResult>& results) {
   std::vector<TableRow> rows;
   for (const VariantResult& result : results) {
     TableRow row = {result.variant.name()};
-    for (const tasks::LengthResult& length : result.lengths) row.push_back(format_fixed(100.0 * length.accuracy(), 1));
+    for (size_t i = 0; i < result.lengths.size(); ++i) {
+      std::string cell = format_fixed(100.0 * result.lengths[i].accuracy(), 1);
+      if (result.runs.size() > 1) {
+        cell += " [";
+        for (size_t k = 0; k < result.runs.size(); ++k)
+          cell += (k ? " " : "") + format_fixed(100.0 * result.runs[k].lengths[i].accuracy(), 0);
+        cell += "]";
+      }
+      row.push_back(cell);
+    }
     rows.push_back(row);
   }
   return rows;
@@ -142,27 +189,37 @@ std::vector<TableRow> dispersion_rows(const VariantResult& result, const std::ve
 
 std::string accuracy_csv(const std::vector<VariantResult>& results) {
   std::ostringstream out;
-  out << "variant,length,samples,correct,accuracy\n";
+  out << "variant,seed,length,samples,correct,accuracy\n";
   for (const VariantResult& result : results)
-    for (const tasks::LengthResult& length : result.lengths)
-      out << result.variant.name() << "," << length.length << "," << length.samples << "," << length.correct << ","
-          << length.accuracy() << "\n";
+    for (const SeedRun& run : result.runs)
+      for (const tasks::LengthResult& length : run.lengths)
+        out << result.variant.name() << "," << run.seed << "," << length.length << "," << length.samples << ","
+            << length.correct << "," << length.accuracy() << "\n";
   return out.str();
+}
+
+nlohmann::json length_json(const tasks::LengthResult& length) {
+  tasks::HeadDispersion mean = tasks::mean_dispersion(length.heads);
+  return {{"length", length.length}, {"samples", length.samples}, {"correct", length.correct},
+          {"accuracy", length.accuracy()}, {"mean_max_weight", mean.max_weight},
+          {"mean_support_size", mean.support_size}, {"mean_entropy", mean.entropy}};
 }
 
 nlohmann::json results_json(const std::vector<VariantResult>& results) {
   nlohmann::json variants = nlohmann::json::array();
   for (const VariantResult& result : results) {
-    nlohmann::json lengths = nlohmann::json::array();
-    for (const tasks::LengthResult& length : result.lengths) {
-      tasks::HeadDispersion mean = tasks::mean_dispersion(length.heads);
-      lengths.push_back({{"length", length.length}, {"samples", length.samples}, {"correct", length.correct},
-                         {"accuracy", length.accuracy()}, {"mean_max_weight", mean.max_weight},
-                         {"mean_support_size", mean.support_size}, {"mean_entropy", mean.entropy}});
+    nlohmann::json pooled = nlohmann::json::array();
+    for (const tasks::LengthResult& length : result.lengths) pooled.push_back(length_json(length));
+    nlohmann::json runs = nlohmann::json::array();
+    for (const SeedRun& run : result.runs) {
+      nlohmann::json lengths = nlohmann::json::array();
+      for (const tasks::LengthResult& length : run.lengths) lengths.push_back(length_json(length));
+      runs.push_back({{"seed", run.seed}, {"train_seconds", run.training.seconds},
+                      {"final_loss", run.training.final_loss}, {"lengths", lengths}});
     }
     variants.push_back({{"variant", result.variant.name()}, {"config", tasks::to_json(result.config)},
-                        {"train_seconds", result.training.seconds}, {"final_loss", result.training.final_loss},
-                        {"parameters", result.training.parameters}, {"lengths", lengths}});
+                        {"parameters", result.runs.front().training.parameters}, {"pooled", pooled},
+                        {"runs", runs}});
   }
   return {{"variants", variants}};
 }
@@ -201,21 +258,21 @@ std::string markdown_report(const std::vector<VariantResult>& results, const Stu
   const tasks::RunConfig& config = results.front().config;
   out << "# entlab study: " << config.task.name << "\n\n"
       << "Trained at lengths " << config.task.train_length - config.task.length_spread << "-"
-      << config.task.train_length + config.task.length_spread << " for " << config.train.steps
-      << " steps (seed " << config.train.seed << "); evaluated on " << options.samples
-      << " fixed test samples per length (greedy exact match).\n\n"
-      << "## Exact match (%)\n\n"
-      << format_markdown_table(accuracy_header(results, options), accuracy_rows(results))
+      << config.task.train_length + config.task.length_spread << " for " << config.train.steps << " steps with "
+      << options.seeds << " seed(s) per variant (" << options.seed << " to " << options.seed + options.seeds - 1
+      << "); evaluated on " << options.samples << " fixed test samples per length (greedy exact match).\n\n"
+      << "## Exact match (%)\n\nMean over seeds, then each seed in brackets.\n\n"
+      << format_markdown_table(accuracy_header(results, options, "variant"), accuracy_rows(results))
       << "\n![accuracy](plots/accuracy.png)\n\n## Attention dispersion\n\n"
-      << "Mean over the queries that predict target tokens, per group of heads: the largest weight, the "
-         "number of keys with weight > 0 (support) and the entropy in nats.\n\n"
+      << "Mean over the queries that predict target tokens and over seeds, per group of heads: the largest "
+         "weight, the number of keys with weight > 0 (support) and the entropy in nats.\n\n"
       << "![max weight](plots/max_weight.png)\n\n";
   for (const VariantResult& result : results) {
     std::vector<HeadGroup> groups = head_groups(result.config.model);
     out << "### " << result.variant.name() << "\n\n"
         << format_markdown_table(dispersion_header(groups), dispersion_rows(result, groups)) << "\n";
   }
-  out << "## Heatmaps\n\nFirst test sample; white = exactly 0, grey = future positions.\n\n";
+  out << "## Heatmaps\n\nFirst seed, first test sample; white = exactly 0, grey = future positions.\n\n";
   for (const VariantResult& result : results)
     for (int64_t multiple : options.heatmap_multiples) {
       const int64_t length = multiple * result.config.task.train_length;
@@ -233,8 +290,9 @@ std::string markdown_report(const std::vector<VariantResult>& results, const Stu
 
 void check_study_options(const StudyOptions& options) {
   ENTLAB_CHECK(!options.variants.empty() && !options.multiples.empty(), "study: no variants or lengths to run");
+  ENTLAB_CHECK(options.seeds >= 1, "invalid --seeds ", options.seeds, ": must be at least 1");
   for (const StudyVariant& variant : options.variants) {
-    tasks::RunConfig config = variant_config(options, variant);
+    tasks::RunConfig config = variant_config(options, variant, options.seed);
     std::unique_ptr<tasks::Task> task = tasks::make_task(config.task.name, config.task.options);
     tasks::check_eval_lengths(*task, config.model, config.eval_lengths(), "--multiples");
   }
@@ -257,19 +315,23 @@ std::vector<VariantResult> run_study(const StudyOptions& options, std::ostream& 
   write_file_atomically((folder / "accuracy.csv").string(), accuracy_csv(results));
   std::string dispersion;
   for (const VariantResult& result : results) {
-    std::string rows = dispersion_csv(result.lengths, result.config.model, result.variant.name());
-    dispersion += dispersion.empty() ? rows : rows.substr(rows.find('\n') + 1);
+    for (const SeedRun& run : result.runs) {
+      std::string rows = dispersion_csv(run.lengths, result.config.model, "variant,seed",
+                                        result.variant.name() + "," + std::to_string(run.seed));
+      dispersion += dispersion.empty() ? rows : rows.substr(rows.find('\n') + 1);  // one header line
+    }
   }
   write_file_atomically((folder / "dispersion.csv").string(), dispersion);
   write_plots(results, folder / "plots");
   write_file_atomically((folder / "report.md").string(), markdown_report(results, options));
   write_file_atomically((folder / "results.json").string(), results_json(results).dump(2) + "\n");
 
-  out << "\nExact match (%) by length, " << options.samples << " test samples per length:\n\n"
-      << format_table(accuracy_header(results, options), accuracy_rows(results));
+  out << "\nExact match (%) by length: mean over " << options.seeds << " seed(s) [each seed], " << options.samples
+      << " test samples per length:\n\n"
+      << format_table(accuracy_header(results, options, "variant"), accuracy_rows(results));
   for (const VariantResult& result : results) {
     std::vector<HeadGroup> groups = head_groups(result.config.model);
-    out << "\nAttention dispersion, " << result.variant.name() << " (mean over target queries):\n"
+    out << "\nAttention dispersion, " << result.variant.name() << " (mean over target queries and seeds):\n"
         << format_table(dispersion_header(groups), dispersion_rows(result, groups));
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

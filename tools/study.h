@@ -25,7 +25,8 @@ struct StudyOptions {
   std::string task = "flipflop";
   int64_t steps = 2000;
   int64_t samples = 100;                                // test samples per length
-  uint64_t seed = 1;
+  uint64_t seed = 1;                                    // first seed; runs use seed, seed + 1, ...
+  int64_t seeds = 3;                                    // training runs per variant
   int threads = 0;                                      // 0: all cores
   std::vector<int64_t> multiples = {1, 2, 4, 8, 16};    // of the training length
   std::vector<int64_t> heatmap_multiples = {1, 8};
@@ -34,16 +35,25 @@ struct StudyOptions {
   static std::vector<StudyVariant> default_variants();  // softmax+rope, softmax+nape, entmax15+nape
 };
 
-struct VariantResult {
-  StudyVariant variant;
-  tasks::RunConfig config;
+// One training run of a variant, evaluated at every length.
+struct SeedRun {
+  uint64_t seed = 0;
   tasks::TrainSummary training;
   std::vector<tasks::LengthResult> lengths;
 };
 
-// The run config of one variant: the built-in defaults with the study's task, steps,
-// seed, threads and evaluation lengths.
-tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant);
+struct VariantResult {
+  StudyVariant variant;
+  tasks::RunConfig config;  // of the first seed; the others differ only in train.seed
+  std::vector<SeedRun> runs;
+  // Pooled over the seeds: correct and samples summed (so accuracy is the mean over
+  // seeds), dispersion averaged per head.
+  std::vector<tasks::LengthResult> lengths;
+};
+
+// The run config of one variant and seed: the built-in defaults with the study's task,
+// steps, threads and evaluation lengths.
+tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant, uint64_t seed);
 
 // Checks every variant's config and every evaluation length before any work starts.
 void check_study_options(const StudyOptions& options);
