@@ -21,7 +21,7 @@ class FolderLock {
 };
 
 // Creates `folder` (and its parents) for a new run, or accepts it if it exists and is
-// empty. Throws if it holds anything, so no earlier result is ever overwritten.
+// empty. Throws if it contains anything, so no earlier result is ever overwritten.
 void create_empty_folder(const std::string& folder, const std::string& option_name);
 
 // Creates and returns "<base>", or "<base>-2", "<base>-3", ... whichever does not exist

@@ -70,10 +70,10 @@ std::vector<int64_t> parse_integer_list(const std::string& text, const std::stri
   return values;
 }
 
-// libgomp reads OMP_WAIT_POLICY once, when the process starts. Its default lets idle
-// threads spin, and on a 2-vCPU machine whose vCPUs share a core that made training
-// steps of the default model 4x slower than with passive waiting (measured with
-// `entlab train` on the development machine); so say how to avoid it.
+// libgomp reads OMP_WAIT_POLICY once, when the process starts, so entlab cannot change
+// it. Its default lets idle threads spin. On the 2-vCPU development machine that made
+// training steps of the default model 4x slower than passive waiting (measured with
+// `entlab train`), so the note tells the user how to avoid it.
 void print_thread_note() {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || entlab::num_threads() < 2) return;
   std::fprintf(stderr,

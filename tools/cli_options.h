@@ -1,4 +1,4 @@
-// Option checks for the entlab command line, with messages that say what is wrong.
+// Option checks for the entlab command line, with messages that name the problem.
 #pragma once
 
 #include <cstdint>

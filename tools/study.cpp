@@ -92,7 +92,7 @@ SeedRun run_seed(const StudyOptions& options, VariantResult& result, uint64_t se
   return run;
 }
 
-// Sums correct answers and averages the per-head dispersion over the seeds.
+// Sums the correct counts and averages the per-head dispersion over the seeds.
 std::vector<tasks::LengthResult> pool_seeds(const std::vector<SeedRun>& runs) {
   std::vector<tasks::LengthResult> pooled = runs.front().lengths;
   for (size_t i = 0; i < pooled.size(); ++i) {
