@@ -25,14 +25,15 @@ struct EvalFlags {
 };
 
 void run_eval(const EvalFlags& flags) {
+  const std::vector<int64_t> requested_lengths =
+      flags.lengths.empty() ? std::vector<int64_t>() : parse_integer_list(flags.lengths, "--lengths", 1, kMaxLength);
   tasks::RunConfig config;
   std::unique_ptr<nn::Transformer> model = tasks::load_trained_model(flags.run_dir, &config);
   tasks::apply_thread_setting(flags.threads >= 0 ? flags.threads : config.train.threads);
   std::unique_ptr<tasks::Task> task = tasks::make_task(config.task.name, config.task.options);
 
   tasks::EvalOptions options;
-  options.lengths = flags.lengths.empty() ? config.eval_lengths()
-                                          : parse_integer_list(flags.lengths, "--lengths", 1, kMaxLength);
+  options.lengths = requested_lengths.empty() ? config.eval_lengths() : requested_lengths;
   tasks::check_eval_lengths(*task, config.model, options.lengths, "--lengths");
   options.samples_per_length = flags.samples ? flags.samples : config.eval.samples_per_length;
   options.batch_size = flags.batch ? flags.batch : config.eval.batch_size;
