@@ -1,11 +1,21 @@
 #include "core/json_reader.h"
 
+#include <charconv>
+#include <cstdlib>
+
 namespace entlab {
 
 std::string join(const std::vector<std::string>& parts, const std::string& separator) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
   return out;
+}
+
+double json_number(float value) {
+  char text[64];
+  auto result = std::to_chars(text, text + sizeof text, value);
+  *result.ptr = '\0';
+  return std::strtod(text, nullptr);
 }
 
 JsonReader::JsonReader(const nlohmann::json& object, std::string section)

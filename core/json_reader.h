@@ -18,6 +18,10 @@ namespace entlab {
 
 std::string join(const std::vector<std::string>& parts, const std::string& separator);
 
+// The double closest to the shortest decimal that reads back as `value`, so configs show
+// 0.002 rather than 0.0020000000949949026 (the float's exact value).
+double json_number(float value);
+
 class JsonReader {
  public:
   // `section` is the key path of `object` used in messages ("model", "train").

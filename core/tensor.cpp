@@ -292,6 +292,7 @@ Tensor Tensor::view_as_shape(const Shape& new_shape) const {
   auto impl = std::make_shared<TensorImpl>(*impl_);
   impl->shape = new_shape;
   impl->strides = contiguous_strides(new_shape);
+  if (!impl->name.empty()) impl->name = "view of " + impl->name;
   impl->requires_grad = false;
   impl->is_leaf = true;
   impl->is_view = true;
@@ -305,6 +306,7 @@ Tensor Tensor::view_transposed(int64_t dim0, int64_t dim1) const {
   auto impl = std::make_shared<TensorImpl>(*impl_);
   std::swap(impl->shape[a], impl->shape[b]);
   std::swap(impl->strides[a], impl->strides[b]);
+  if (!impl->name.empty()) impl->name += ".T";
   impl->requires_grad = false;
   impl->is_leaf = true;
   impl->is_view = true;

@@ -51,7 +51,7 @@ void ModelConfig::validate() const {
                "the head count must be even");
   ENTLAB_CHECK(nape_slopes == "linear" || nape_slopes == "exp", "invalid model.nape_slopes = '",
                nape_slopes, "'; valid: linear, exp");
-  ENTLAB_CHECK(init_std > 0, "invalid model.init_std = ", init_std, ": must be positive");
+  ENTLAB_CHECK(init_std > 0 && init_std <= 1, "invalid model.init_std = ", init_std, ": must be in (0, 1]");
   ENTLAB_CHECK(norm_eps > 0, "invalid model.norm_eps = ", norm_eps, ": must be positive");
   ENTLAB_CHECK(rope_base > 1, "invalid model.rope_base = ", rope_base, ": must be greater than 1");
 }
@@ -89,7 +89,7 @@ nlohmann::json to_json(const ModelConfig& config) {
       {"head_size", config.head_size},     {"mlp_hidden", config.mlp_hidden},
       {"transform", to_string(config.transform)}, {"position", to_string(config.position)},
       {"nape_slopes", config.nape_slopes}, {"rope_base", config.rope_base},
-      {"init_std", config.init_std},       {"norm_eps", config.norm_eps},
+      {"init_std", json_number(config.init_std)}, {"norm_eps", json_number(config.norm_eps)},
   };
 }
 

@@ -55,7 +55,7 @@ Sample FlipFlopTask::generate(Rng& rng, int64_t length) const {
   return sample;
 }
 
-nlohmann::json FlipFlopTask::options() const { return {{"write_probability", write_probability_}}; }
+nlohmann::json FlipFlopTask::options() const { return {{"write_probability", json_number(write_probability_)}}; }
 
 std::string FlipFlopTask::token_text(int32_t token) const {
   static const char* const kNames[] = {"w", "i", "r", "0", "1"};

@@ -132,7 +132,7 @@ TrainedRun train_run(const RunConfig& config, const std::string& run_dir, std::o
     const float lr = nn::warmup_cosine_lr(step, steps, warmup, config.train.lr, config.train.min_lr_ratio);
     StepStats stats = train_step(model, optimizer, batch, lr, config.train.clip_norm);
     ENTLAB_CHECK(std::isfinite(stats.loss), "training diverged at step ", step, ": loss is ", stats.loss,
-                 "; try a lower --lr (", config.train.lr, ") or a smaller clip norm");
+                 "; try a lower --lr (", config.train.lr, ") or a smaller train.clip_norm in a --config file");
 
     metrics << nlohmann::json{{"step", step}, {"loss", stats.loss}, {"lr", stats.lr},
                               {"grad_norm", stats.grad_norm}, {"ms", stats.milliseconds},
@@ -175,10 +175,14 @@ void check_checkpoint_matches_config(const nn::Metadata& metadata, const RunConf
                                      const std::string& config_path, const std::string& checkpoint_path) {
   auto it = metadata.find("config");
   ENTLAB_CHECK(it != metadata.end(), checkpoint_path, ": metadata 'config' is missing; was it written by entlab train?");
+  // Both sides go through the parser, so equal settings compare equal however their
+  // numbers were printed.
   nlohmann::json saved;
   try {
-    saved = nlohmann::json::parse(it->second).at("model");
+    saved = nn::to_json(nn::model_config_from_json(nlohmann::json::parse(it->second).at("model")));
   } catch (const nlohmann::json::exception& error) {
+    throw Error(str_cat(checkpoint_path, ": metadata 'config' is not a valid run config: ", error.what()));
+  } catch (const Error& error) {
     throw Error(str_cat(checkpoint_path, ": metadata 'config' is not a valid run config: ", error.what()));
   }
   const nlohmann::json current = nn::to_json(config.model);
@@ -199,7 +203,9 @@ std::unique_ptr<nn::Transformer> load_trained_model(const std::string& run_dir, 
   const std::string checkpoint_path = (fs::path(run_dir) / "model.safetensors").string();
   ENTLAB_CHECK(fs::exists(config_path), "run folder ", run_dir, " has no config.json; is it an entlab run folder?");
   ENTLAB_CHECK(fs::exists(checkpoint_path), "run folder ", run_dir,
-               " has no model.safetensors; the run did not finish training");
+               " has no model.safetensors: ",
+               fs::exists(fs::path(run_dir) / ".lock") ? "training is still running there, or was interrupted"
+                                                      : "the run did not finish training");
   RunConfig config = load_run_config(config_path);
   try {
     config.finalize();

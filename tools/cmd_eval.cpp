@@ -11,6 +11,7 @@
 #include "tools/cli_options.h"
 #include "tools/commands.h"
 #include "tools/report.h"
+#include "tools/run_folder.h"
 
 namespace entlab::tools {
 
@@ -54,9 +55,12 @@ void run_eval(const EvalFlags& flags) {
   std::cout << "\n" << format_table(eval_table_header(groups), rows);
 
   namespace fs = std::filesystem;
-  write_file_atomically((fs::path(flags.run_dir) / "eval.csv").string(), eval_csv(results));
-  write_file_atomically((fs::path(flags.run_dir) / "dispersion.csv").string(), dispersion_csv(results, config.model));
-  std::cout << "wrote " << (fs::path(flags.run_dir) / "eval.csv").string() << " and dispersion.csv\n";
+  const std::string suffix = free_result_suffix(flags.run_dir, {"eval", "dispersion"});
+  const std::string eval_path = (fs::path(flags.run_dir) / ("eval" + suffix + ".csv")).string();
+  const std::string dispersion_path = (fs::path(flags.run_dir) / ("dispersion" + suffix + ".csv")).string();
+  write_file_atomically(eval_path, eval_csv(results));
+  write_file_atomically(dispersion_path, dispersion_csv(results, config.model));
+  std::cout << "wrote " << eval_path << " and " << dispersion_path << "\n";
 }
 
 }  // namespace

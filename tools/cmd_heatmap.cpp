@@ -76,8 +76,8 @@ void add_heatmap_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("heatmap", "Draw the attention weights of one head on one test sample");
   cmd->add_option("--run", flags->run_dir, "Run folder written by entlab train")->required();
   cmd->add_option("--length", flags->length, "Sample length")->required()->check(integer_in(1, kMaxLength));
-  cmd->add_option("--layer", flags->layer, "Layer index, from 0")->check(integer_in(0, 1023));
-  cmd->add_option("--head", flags->head, "Head index, from 0")->check(integer_in(0, 1023));
+  cmd->add_option("--layer", flags->layer, "Layer index, from 0 (default 0)")->check(integer_in(0, 1023));
+  cmd->add_option("--head", flags->head, "Head index, from 0 (default 0)")->check(integer_in(0, 1023));
   cmd->add_option("--sample", flags->sample, "Index of the test sample at this length (default 0)")
       ->check(integer_in(0, 99999));
   cmd->add_option("--out", flags->out, "PNG file to write")->required();

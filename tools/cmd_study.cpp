@@ -16,7 +16,7 @@ void add_study_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "study", "Train softmax+rope, softmax+nape and entmax15+nape, evaluate at 1-16x the training length");
   auto multiples = std::make_shared<std::string>();
-  cmd->add_option("--out", options->out_dir, "Study folder to create (default runs/study-<time>)");
+  cmd->add_option("--out", options->out_dir, "Study folder to create (default runs/study-<date>-<time>)");
   cmd->add_option("--task", options->task, "Task (default flipflop)");
   cmd->add_option("--steps", options->steps, "Training steps per variant (default 2000)")
       ->check(integer_in(1, kMaxSteps));

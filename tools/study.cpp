@@ -26,6 +26,16 @@ std::vector<StudyVariant> StudyOptions::default_variants() {
           {nn::Transform::Entmax15, nn::PositionEncoding::Nape}};
 }
 
+std::vector<int64_t> heatmap_multiples(const StudyOptions& options) {
+  if (!options.heatmap_multiples.empty()) return options.heatmap_multiples;
+  std::vector<int64_t> chosen = {options.multiples.front()};
+  int64_t largest = 0;
+  for (int64_t multiple : options.multiples)
+    if (multiple <= 8 && multiple != chosen.front()) largest = std::max(largest, multiple);
+  if (largest > 0) chosen.push_back(largest);
+  return chosen;
+}
+
 tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant, uint64_t seed) {
   tasks::RunConfig config;
   config.task.name = options.task;
@@ -47,7 +57,7 @@ namespace {
 void write_variant_heatmaps(nn::Transformer& model, const tasks::Task& task, const VariantResult& result,
                             const StudyOptions& options, const fs::path& folder) {
   fs::create_directories(folder);
-  for (int64_t multiple : options.heatmap_multiples) {
+  for (int64_t multiple : heatmap_multiples(options)) {
     const int64_t length = multiple * result.config.task.train_length;
     tasks::Sample sample = tasks::make_test_set(task, length, 1, result.config.eval.seed).front();
     std::vector<Tensor> maps = tasks::attention_maps(model, task, sample);
@@ -253,15 +263,22 @@ void write_plots(const std::vector<VariantResult>& results, const fs::path& fold
   write_line_plot_png((folder / "max_weight.png").string(), focus);
 }
 
+// "seed 1" or "3 seeds per variant (1 to 3)".
+std::string seed_text(const StudyOptions& options) {
+  if (options.seeds == 1) return "seed " + std::to_string(options.seed);
+  return std::to_string(options.seeds) + " seeds per variant (" + std::to_string(options.seed) + " to " +
+         std::to_string(options.seed + options.seeds - 1) + ")";
+}
+
 std::string markdown_report(const std::vector<VariantResult>& results, const StudyOptions& options) {
   std::ostringstream out;
   const tasks::RunConfig& config = results.front().config;
   out << "# entlab study: " << config.task.name << "\n\n"
       << "Trained at lengths " << config.task.train_length - config.task.length_spread << "-"
-      << config.task.train_length + config.task.length_spread << " for " << config.train.steps << " steps with "
-      << options.seeds << " seed(s) per variant (" << options.seed << " to " << options.seed + options.seeds - 1
-      << "); evaluated on " << options.samples << " fixed test samples per length (greedy exact match).\n\n"
-      << "## Exact match (%)\n\nMean over seeds, then each seed in brackets.\n\n"
+      << config.task.train_length + config.task.length_spread << " for " << config.train.steps << " steps, "
+      << seed_text(options) << "; evaluated on " << options.samples
+      << " fixed test samples per length (greedy exact match).\n\n"
+      << "## Exact match (%)\n\n" << (options.seeds > 1 ? "Mean over seeds, then each seed in brackets.\n\n" : "")
       << format_markdown_table(accuracy_header(results, options, "variant"), accuracy_rows(results))
       << "\n![accuracy](plots/accuracy.png)\n\n## Attention dispersion\n\n"
       << "Mean over the queries that predict target tokens and over seeds, per group of heads: the largest "
@@ -274,7 +291,7 @@ std::string markdown_report(const std::vector<VariantResult>& results, const Stu
   }
   out << "## Heatmaps\n\nFirst seed, first test sample; white = exactly 0, grey = future positions.\n\n";
   for (const VariantResult& result : results)
-    for (int64_t multiple : options.heatmap_multiples) {
+    for (int64_t multiple : heatmap_multiples(options)) {
       const int64_t length = multiple * result.config.task.train_length;
       out << "**" << result.variant.name() << ", length " << length << "**\n\n";
       for (int64_t layer = 0; layer < result.config.model.n_layers; ++layer)
@@ -326,8 +343,8 @@ std::vector<VariantResult> run_study(const StudyOptions& options, std::ostream& 
   write_file_atomically((folder / "report.md").string(), markdown_report(results, options));
   write_file_atomically((folder / "results.json").string(), results_json(results).dump(2) + "\n");
 
-  out << "\nExact match (%) by length: mean over " << options.seeds << " seed(s) [each seed], " << options.samples
-      << " test samples per length:\n\n"
+  out << "\nExact match (%) by length, " << seed_text(options) << (options.seeds > 1 ? ", mean [each seed]" : "")
+      << ", " << options.samples << " test samples per length:\n\n"
       << format_table(accuracy_header(results, options, "variant"), accuracy_rows(results));
   for (const VariantResult& result : results) {
     std::vector<HeadGroup> groups = head_groups(result.config.model);

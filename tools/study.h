@@ -29,7 +29,9 @@ struct StudyOptions {
   int64_t seeds = 3;                                    // training runs per variant
   int threads = 0;                                      // 0: all cores
   std::vector<int64_t> multiples = {1, 2, 4, 8, 16};    // of the training length
-  std::vector<int64_t> heatmap_multiples = {1, 8};
+  // Lengths for heatmaps, as multiples; empty: the first evaluated multiple and the
+  // largest evaluated one up to 8 (beyond that a heatmap has too many cells to read).
+  std::vector<int64_t> heatmap_multiples;
   std::vector<StudyVariant> variants = default_variants();
 
   static std::vector<StudyVariant> default_variants();  // softmax+rope, softmax+nape, entmax15+nape
@@ -54,6 +56,9 @@ struct VariantResult {
 // The run config of one variant and seed: the built-in defaults with the study's task,
 // steps, threads and evaluation lengths.
 tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant, uint64_t seed);
+
+// The heatmap multiples the study draws (see StudyOptions::heatmap_multiples).
+std::vector<int64_t> heatmap_multiples(const StudyOptions& options);
 
 // Checks every variant's config and every evaluation length before any work starts.
 void check_study_options(const StudyOptions& options);

@@ -42,7 +42,18 @@ TEST_CASE("study writes every summary file") {
                            "entmax15+nape/seed-2/eval.csv", "heatmaps/entmax15+nape_len32_layer1_head3.png"})
     CHECK_MESSAGE(std::filesystem::exists(out_dir + "/" + file), file);
   CHECK_FALSE(std::filesystem::exists(out_dir + "/.lock"));
-  CHECK(log.str().find("Exact match (%) by length") != std::string::npos);
+  CHECK(log.str().find("Exact match (%) by length, 2 seeds per variant (1 to 2)") != std::string::npos);
+}
+
+TEST_CASE("study heatmap lengths follow the evaluated multiples") {
+  StudyOptions options;
+  CHECK(heatmap_multiples(options) == std::vector<int64_t>{1, 8});
+  options.multiples = {1, 4, 16};
+  CHECK(heatmap_multiples(options) == std::vector<int64_t>{1, 4});
+  options.multiples = {16};
+  CHECK(heatmap_multiples(options) == std::vector<int64_t>{16});
+  options.heatmap_multiples = {2};
+  CHECK(heatmap_multiples(options) == std::vector<int64_t>{2});
 }
 
 TEST_CASE("study refuses a folder with results and bad options") {
