@@ -205,7 +205,7 @@ void print_tape(std::ostream& out) {
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       const Tensor& input = node.inputs[k];
       out << (k ? ", " : "") << input.label() << " " << shape_str(input.shape())
-          << (input.requires_grad() ? (input.impl()->is_leaf ? " [param]" : "") : " [const]");
+          << (input.requires_grad() ? (input.impl()->is_leaf ? " [leaf]" : "") : " [const]");
     }
     out << "\n";
   }

@@ -166,7 +166,7 @@ TEST_CASE("print_tape lists ops, names and shapes") {
   print_tape(out);
   const std::string text = out.str();
   INFO(text);
-  CHECK(text.find("#0 matmul -> 'scores' (2, 2) <- 'x' (2, 3) [param], 'w' (3, 2) [param]") != std::string::npos);
+  CHECK(text.find("#0 matmul -> 'scores' (2, 2) <- 'x' (2, 3) [leaf], 'w' (3, 2) [leaf]") != std::string::npos);
   CHECK(text.find("#1 entmax15 -> 'probs' (2, 2) <- 'scores' (2, 2)") != std::string::npos);
   CHECK(text.find("#2 cross_entropy -> 'loss' () <- 'probs' (2, 2)") != std::string::npos);
 
