@@ -16,7 +16,8 @@ static const char* const kOpNames[] = {
     "mean",        "reshape",     "transpose",    "slice",    "concat",
     "contiguous",  "embedding",   "rmsnorm",      "gelu",     "softmax",
     "log_softmax", "logsumexp",   "entmax15",     "causal_mask", "rope",
-    "alibi",       "cross_entropy", "scale_",     "set_element_",
+    "alibi",       "cross_entropy", "scale_",     "set_element_", "sparsemax",
+    "entmax_bisect", "softplus",  "tanh",         "length_scale",
 };
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpKind::Count),
               "kOpNames must list one name per OpKind");

@@ -53,6 +53,11 @@ enum class OpKind : int {
   CrossEntropy,
   ScaleInplace,
   SetElementInplace,
+  Sparsemax,
+  EntmaxBisect,
+  Softplus,
+  Tanh,
+  LengthScale,
   Count  // keep last
 };
 
