@@ -1,8 +1,10 @@
 #include "ops/activation.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/tape.h"
+#include "core/error.h"
 #include "core/parallel.h"
 
 namespace entlab {
@@ -22,6 +24,29 @@ void gelu_backward(Node& node) {
   const int64_t count = slope.numel();
 #pragma omp parallel for schedule(static) if (count > kParallelMinWork)
   for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * dydx[i];
+}
+
+// Forward: y = log(1 + exp(x)).  Backward: dx += g sigmoid(x), with sigmoid(x) saved
+// by the forward.
+void softplus_backward(Node& node) {
+  const Tensor& sigmoid_values = saved_tensor(node, 0);
+  const float* dout = output_grad(node);
+  float* dx = input_grad(node, 0);
+  const float* dydx = sigmoid_values.data();
+  const int64_t count = sigmoid_values.numel();
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
+  for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * dydx[i];
+}
+
+// Forward: y = tanh(x).  Backward: dx += g (1 - y^2), from the saved output y.
+void tanh_backward(Node& node) {
+  const Tensor& out = saved_tensor(node, 0);
+  const float* dout = output_grad(node);
+  float* dx = input_grad(node, 0);
+  const float* y = out.data();
+  const int64_t count = out.numel();
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
+  for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * (1.0f - y[i] * y[i]);
 }
 
 }  // namespace
@@ -50,6 +75,59 @@ Tensor gelu(const Tensor& x) {
     save_for_backward(node, slope);
   }
   return out;
+}
+
+Tensor softplus(const Tensor& x) {
+  Tensor input = x.is_contiguous() ? x : x.clone_values();
+  Tensor out = Tensor::empty(x.shape());
+  const bool needs_grad = any_requires_grad({x});
+  Tensor slope = needs_grad ? Tensor::empty(x.shape(), "softplus derivative") : Tensor();
+  const float* xs = input.data();
+  float* y = out.data();
+  float* dydx = needs_grad ? slope.data() : nullptr;
+  const int64_t count = x.numel();
+
+  // With e = exp(-|x|) <= 1:  log(1 + exp(x)) = max(x, 0) + log1p(e), and
+  // sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0. Neither overflows.
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = xs[i];
+    const float e = std::exp(-std::fabs(v));
+    y[i] = std::max(v, 0.0f) + std::log1p(e);
+    if (dydx) dydx[i] = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+  }
+
+  debug_check_forward("softplus", out);
+  if (needs_grad) {
+    Node& node = record_op(OpKind::Softplus, softplus_backward, {x}, out);
+    save_for_backward(node, slope);
+  }
+  return out;
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor input = x.is_contiguous() ? x : x.clone_values();
+  Tensor out = Tensor::empty(x.shape());
+  const float* xs = input.data();
+  float* y = out.data();
+  const int64_t count = x.numel();
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
+  for (int64_t i = 0; i < count; ++i) y[i] = std::tanh(xs[i]);
+
+  debug_check_forward("tanh", out);
+  if (any_requires_grad({x})) {
+    Node& node = record_op(OpKind::Tanh, tanh_backward, {x}, out);
+    save_for_backward(node, out);
+  }
+  return out;
+}
+
+float inverse_softplus(float y) {
+  ENTLAB_CHECK(std::isfinite(y) && y > 0.0f, "inverse_softplus: y = ", y,
+               " is invalid; softplus only takes finite values > 0, so pass a target y > 0");
+  const double target = y;
+  if (target > 30.0) return static_cast<float>(target + std::log1p(-std::exp(-target)));
+  return static_cast<float>(std::log(std::expm1(target)));
 }
 
 }  // namespace entlab

@@ -10,5 +10,6 @@
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/reduce.h"
+#include "ops/scaling.h"
 #include "ops/shape.h"
 #include "ops/softmax.h"
