@@ -162,9 +162,17 @@ void backward(const Tensor& root, const Tensor& seed, bool retain_graph) {
                  " does not match root ", root.label(), " of shape ", shape_str(root.shape()));
 
   // 1. Seed: d root / d root = 1 (or the caller's vector for a vector-Jacobian product).
-  Tensor root_grad = root.ensure_grad();
-  std::vector<float> seed_values = seed.defined() ? seed.to_vector() : std::vector<float>(1, 1.0f);
-  for (int64_t i = 0; i < root_grad.numel(); ++i) root_grad.data()[i] += seed_values[i];
+  //    A root without a gradient yet takes a copy of the seed (one pass over memory);
+  //    otherwise the seed is added to what is there.
+  if (!root.impl()->grad) {
+    Tensor copy = seed.defined() ? seed.clone_values() : Tensor::ones(root.shape());
+    copy.set_name(root.name().empty() ? "" : "grad of " + root.name());
+    root.set_grad(copy);
+  } else {
+    Tensor dense_seed = !seed.defined() ? Tensor::ones(root.shape()) : seed.is_contiguous() ? seed : seed.clone_values();
+    float* root_grad = root.grad().data();
+    for (int64_t i = 0; i < root.numel(); ++i) root_grad[i] += dense_seed.data()[i];
+  }
 
   // 2. Walk the tape from the newest node to the oldest. If a backward function throws
   //    (a tensor saved for backward was modified in place), the graph is dropped all the

@@ -17,6 +17,8 @@
 namespace entlab {
 
 std::string join(const std::vector<std::string>& parts, const std::string& separator);
+// Splits at every `separator`, keeping empty parts ("a,,b" -> "a", "", "b").
+std::vector<std::string> split(const std::string& text, char separator);
 
 // The double closest to the shortest decimal that reads back as `value`, so configs show
 // 0.002 rather than 0.0020000000949949026 (the float's exact value).

@@ -316,6 +316,10 @@ Tensor Tensor::view_transposed(int64_t dim0, int64_t dim1) const {
 
 Tensor Tensor::clone_values() const {
   Tensor copy = Tensor::empty(shape(), name());
+  if (is_contiguous()) {
+    std::copy_n(data(), numel(), copy.data());
+    return copy;
+  }
   std::vector<float> values = to_vector();
   std::copy(values.begin(), values.end(), copy.data());
   return copy;

@@ -13,11 +13,16 @@
 
 namespace entlab::nn {
 
-// Causal self-attention (design notes, section 2):
-//   score[i][j] = q_i . k_j / sqrt(hs) + slope_h (j - i)      for j <= i
-//   probs[i]    = transform(score[i])                          softmax or 1.5-entmax
+// Causal self-attention:
+//   score[i][j] = scale_i q_i . k_j / sqrt(hs) + slope_h (j - i)   for j <= i
+//   probs[i]    = transform(score[i])           softmax, 1.5-entmax, sparsemax or alpha-entmax
 //   out_i       = sum_j probs[i][j] v_j
-// RoPE rotates q and k instead of adding a bias.
+// RoPE rotates q and k instead of adding a bias. scale_i is the length scaling of
+// ModelConfig::scaling (1 when there is none, and for unscaled heads).
+// The floor of a learned alpha. With alpha = 1 + softplus(a), float32 rounds alpha to
+// exactly 1 (softmax, rejected by entmax_bisect) once a falls below about -16.6.
+constexpr float kMinLearnedAlpha = 1.01f;
+
 class Attention : public Module {
  public:
   Attention(const ModelConfig& config, Rng& rng);
@@ -26,17 +31,28 @@ class Attention : public Module {
   Tensor forward(const Tensor& x);
 
   Linear q_proj, k_proj, v_proj, out_proj;
-  int64_t n_heads, head_size;
-  Transform transform;
-  PositionEncoding position;
-  double rope_base;
+  ModelConfig config;
   std::vector<float> slopes;  // per head; 0 where the head has no ALiBi bias
+  Tensor head_mask;           // (NH, 1): 1 for heads that get the length scaling, else 0
+
+  // Learned parameters of the optional parts (undefined when unused), all (NH, 1):
+  Tensor alpha_raw;   // alpha = kMinLearnedAlpha + softplus(alpha_raw)
+  Tensor ssmax_s;     // SSMax s_h
+  Tensor beta_raw;    // ASEntmax per head: beta = softplus(beta_raw)
+  Tensor gamma_raw;   // ASEntmax per head: gamma = r tanh(gamma_raw)
+  // ASEntmax per token: beta = softplus(beta_proj x), gamma = r tanh(gamma_proj x), C -> NH.
+  std::unique_ptr<Linear> beta_proj, gamma_proj;
 
   bool keep_probs = false;
   Tensor last_probs;
 
  private:
   Tensor split_heads(const Tensor& x, int64_t batch, int64_t time) const;
+  void add_scaling_parameters(Rng& rng);
+  // Applies the length scaling to content scores (B, NH, T, T); x is the layer input.
+  Tensor scale_scores(const Tensor& scores, const Tensor& x) const;
+  // The configured transform of masked scores.
+  Tensor attention_weights(const Tensor& scores) const;
 };
 
 // x + attn(norm1(x)), then + mlp(norm2(x)).

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json_reader.h"
 #include "core/parallel.h"
 
 namespace entlab::tools {
@@ -54,18 +55,13 @@ std::vector<int64_t> parse_integer_list(const std::string& text, const std::stri
                                         int64_t high) {
   std::vector<int64_t> values;
   std::set<int64_t> seen;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = text.find(',', start);
-    const std::string entry = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (const std::string& entry : split(text, ',')) {
     int64_t value = 0;
     std::string error = parse_integer(entry, low, high, value);
     ENTLAB_CHECK(!entry.empty(), "invalid ", option, " '", text, "': empty entry; write comma-separated integers like 32,64,128");
     ENTLAB_CHECK(error.empty(), "invalid ", option, " '", text, "': ", error);
     ENTLAB_CHECK(seen.insert(value).second, "invalid ", option, " '", text, "': ", value, " is listed twice");
     values.push_back(value);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return values;
 }

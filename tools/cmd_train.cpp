@@ -17,7 +17,9 @@ namespace entlab::tools {
 namespace {
 
 struct TrainFlags {
-  std::string config_file, task, attention, position, out;
+  std::string config_file, task, attention, position, scaling, out;
+  double alpha = 0;
+  bool learn_alpha = false;
   int64_t steps = 0, batch = 0, length = 0, spread = -1, d_model = 0, layers = 0, heads = 0, head_size = 0,
           mlp = 0, log_every = 0;
   double lr = 0;
@@ -38,6 +40,9 @@ tasks::RunConfig build_config(const TrainFlags& flags) {
   }
   if (!flags.attention.empty()) config.model.transform = nn::parse_transform(flags.attention);
   if (!flags.position.empty()) config.model.position = nn::parse_position(flags.position);
+  if (!flags.scaling.empty()) config.model.scaling = nn::parse_scaling(flags.scaling);
+  if (flags.alpha != 0) config.model.alpha = flags.alpha;
+  if (flags.learn_alpha) config.model.learn_alpha = true;
   if (flags.steps) config.train.steps = flags.steps;
   if (flags.batch) config.train.batch_size = flags.batch;
   if (flags.lr) config.train.lr = static_cast<float>(flags.lr);
@@ -67,6 +72,10 @@ void add_train_command(CLI::App& app) {
                   "Attention transform: " + join(nn::transform_names(), ", ") + " (default softmax)");
   cmd->add_option("--pos", flags->position,
                   "Position encoding: " + join(nn::position_names(), ", ") + " (default nape)");
+  cmd->add_option("--alpha", flags->alpha, "alpha for --attention entmax (default 1.5)")->check(number_above(1, 10));
+  cmd->add_flag("--learn-alpha", flags->learn_alpha, "Learn one alpha per head (--attention entmax)");
+  cmd->add_option("--scaling", flags->scaling,
+                  "Length scaling of the scores: " + join(nn::scaling_names(), ", ") + " (default none)");
   cmd->add_option("--steps", flags->steps, "Training steps (default 2000)")->check(integer_in(1, kMaxSteps));
   cmd->add_option("--batch", flags->batch, "Samples per step (default 32)")->check(integer_in(1, kMaxBatch));
   cmd->add_option("--lr", flags->lr, "Peak learning rate (default 2e-3)")->check(number_above(0, 10));

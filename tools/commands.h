@@ -10,5 +10,7 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_heatmap_command(CLI::App& app);
 void add_study_command(CLI::App& app);
+void add_probe_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace entlab::tools

@@ -17,7 +17,7 @@ bool check_subcommand(const CLI::App& app, int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return true;
   for (const CLI::App* subcommand : app.get_subcommands({}))
     if (subcommand->get_name() == argv[1]) return true;
-  std::fprintf(stderr, "entlab: error: unknown subcommand '%s'; valid: train, eval, heatmap, study (see --help)\n",
+  std::fprintf(stderr, "entlab: error: unknown subcommand '%s'; valid: train, eval, heatmap, study, probe, bench (see --help)\n",
                argv[1]);
   return false;
 }
@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   entlab::tools::add_eval_command(app);
   entlab::tools::add_heatmap_command(app);
   entlab::tools::add_study_command(app);
+  entlab::tools::add_probe_command(app);
+  entlab::tools::add_bench_command(app);
   if (!check_subcommand(app, argc, argv)) return 1;
 
   try {

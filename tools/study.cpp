@@ -10,6 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/folder_lock.h"
+#include "core/json_reader.h"
 #include "tasks/task.h"
 #include "tools/plot.h"
 #include "tools/report.h"
@@ -18,7 +19,19 @@ namespace entlab::tools {
 
 namespace fs = std::filesystem;
 
-std::string StudyVariant::name() const { return nn::to_string(transform) + "+" + nn::to_string(position); }
+std::string StudyVariant::name() const {
+  std::string text = nn::to_string(transform) + "+" + nn::to_string(position);
+  return scaling == nn::Scaling::None ? text : text + "+" + nn::to_string(scaling);
+}
+
+StudyVariant parse_study_variant(const std::string& text) {
+  std::vector<std::string> parts = split(text, '+');
+  ENTLAB_CHECK(parts.size() == 2 || parts.size() == 3, "invalid variant '", text,
+               "': expected <transform>+<position>[+<scaling>], e.g. entmax15+nape or entmax15+nape+asentmax-token");
+  StudyVariant variant{nn::parse_transform(parts[0]), nn::parse_position(parts[1])};
+  if (parts.size() == 3) variant.scaling = nn::parse_scaling(parts[2]);
+  return variant;
+}
 
 std::vector<StudyVariant> StudyOptions::default_variants() {
   return {{nn::Transform::Softmax, nn::PositionEncoding::Rope},
@@ -41,6 +54,7 @@ tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant&
   config.task.name = options.task;
   config.model.transform = variant.transform;
   config.model.position = variant.position;
+  config.model.scaling = variant.scaling;
   config.train.steps = options.steps;
   config.train.seed = seed;
   config.train.threads = options.threads;

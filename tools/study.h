@@ -17,8 +17,12 @@ namespace entlab::tools {
 struct StudyVariant {
   nn::Transform transform;
   nn::PositionEncoding position;
-  std::string name() const;  // "softmax+rope"
+  nn::Scaling scaling = nn::Scaling::None;
+  std::string name() const;  // "softmax+rope", or "entmax15+nape+asentmax-token" with scaling
 };
+
+// Parses "<transform>+<position>[+<scaling>]", e.g. "entmax15+nape+asentmax-token".
+StudyVariant parse_study_variant(const std::string& text);
 
 struct StudyOptions {
   std::string out_dir;

@@ -68,11 +68,9 @@ std::vector<double> entmax15_bisection(const std::vector<double>& z) {
 double distance_to_kink(const std::vector<double>& z) {
   EntmaxRowInfo info;
   entmax15_double(z, &info);
-  double z_max = -kInf64;
-  for (double v : z) z_max = std::max(z_max, v);
   double distance = kInf64;
   for (double v : z)
-    if (v != -kInf64) distance = std::min(distance, std::fabs((v - z_max) / 2 - info.tau));
+    if (v != -kInf64) distance = std::min(distance, std::fabs(v / 2 - info.tau));
   return distance;
 }
 
@@ -174,13 +172,13 @@ TEST_CASE("entmax15 of -1000 followed by 127 times -1005 is e0") {
 }
 
 TEST_CASE("entmax15 at a kink takes the smaller support, [2, 0]") {
-  // u = [0, -1] and tau = -1: entry 1 sits exactly on the threshold. The rule "p == 0
+  // z / 2 = [1, 0] and tau = 0: entry 1 sits exactly on the threshold. The rule "p == 0
   // is off the support" gives the one-sided gradient of the support {0}, which is 0.
   EntmaxRowInfo info;
   const std::vector<double> p = entmax15_double({2, 0}, &info);
   CHECK(p[0] == 1.0);
   CHECK(p[1] == 0.0);
-  CHECK(info.tau == -1.0);
+  CHECK(info.tau == 0.0);
   CHECK(info.support_size == 1);
   CHECK_ALL_NEAR(entmax15_vjp_double({2, 0}, {1, 2}), (std::vector<double>{0, 0}), kClosedForm64);
 }
@@ -195,6 +193,29 @@ TEST_CASE("entmax15 support_size counts the entries with p > 0") {
     INFO("trial ", trial);
     CHECK(info.support_size == std::count_if(p.begin(), p.end(), [](double v) { return v > 0; }));
   }
+}
+
+TEST_CASE("entmax15 reports tau with p = [z/2 - tau]_+^2 in the given units") {
+  Rng rng(79);
+  for (double offset : {0.0, -37.0, 250.0}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<double> z(9);
+      for (double& v : z) v = offset + 1.5 * rng.normal();
+      EntmaxRowInfo info;
+      const std::vector<double> p = entmax15_double(z, &info);
+      std::vector<double> from_tau;
+      for (double v : z) {
+        const double gap = std::max(v / 2 - info.tau, 0.0);
+        from_tau.push_back(gap * gap);
+      }
+      INFO("offset ", offset, ", trial ", trial);
+      CHECK_ALL_NEAR(p, from_tau, (Tolerance{0.0, 1e-12}));
+    }
+  }
+  EntmaxRowInfo masked;
+  entmax15_double({-kInf64, -kInf64}, &masked);
+  CHECK(masked.tau == kInf64);
+  CHECK(masked.support_size == 0);
 }
 
 // --- Masked rows ------------------------------------------------------------------------------

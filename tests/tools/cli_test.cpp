@@ -20,6 +20,8 @@ std::string run_command(const std::string& command_line) {
   tools::add_eval_command(app);
   tools::add_heatmap_command(app);
   tools::add_study_command(app);
+  tools::add_probe_command(app);
+  tools::add_bench_command(app);
   try {
     app.parse(command_line, false);
   } catch (const CLI::ParseError& error) {

@@ -67,3 +67,13 @@ TEST_CASE("study refuses a folder with results and bad options") {
   CHECK_THROWS_WITH_AS(run_study(options, log), doctest::Contains("--multiples"), Error);
   CHECK_FALSE(std::filesystem::exists(folder.file("fresh")));
 }
+
+TEST_CASE("study variant names parse and print") {
+  StudyVariant plain = parse_study_variant("softmax+rope");
+  CHECK(plain.name() == "softmax+rope");
+  StudyVariant scaled = parse_study_variant("entmax15+nape+asentmax-token");
+  CHECK(scaled.scaling == nn::Scaling::AsentmaxToken);
+  CHECK(scaled.name() == "entmax15+nape+asentmax-token");
+  CHECK_THROWS_WITH_AS(parse_study_variant("entmax15"), doctest::Contains("expected <transform>+<position>"), Error);
+  CHECK_THROWS_WITH_AS(parse_study_variant("entmax15+abs"), doctest::Contains("valid: rope, nope, alibi, nape"), Error);
+}
