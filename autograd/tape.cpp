@@ -17,7 +17,8 @@ static const char* const kOpNames[] = {
     "contiguous",  "embedding",   "rmsnorm",      "gelu",     "softmax",
     "log_softmax", "logsumexp",   "entmax15",     "causal_mask", "rope",
     "alibi",       "cross_entropy", "scale_",     "set_element_", "sparsemax",
-    "entmax_bisect", "softplus",  "tanh",         "length_scale",
+    "entmax_bisect", "softplus",  "tanh",         "length_scale", "layernorm",
+    "relu",
 };
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpKind::Count),
               "kOpNames must list one name per OpKind");

@@ -58,6 +58,8 @@ enum class OpKind : int {
   Softplus,
   Tanh,
   LengthScale,
+  LayerNorm,
+  Relu,
   Count  // keep last
 };
 

@@ -37,6 +37,15 @@ RMSNorm::RMSNorm(int64_t channels, float epsilon) : eps(epsilon) {
 
 Tensor RMSNorm::forward(const Tensor& x) const { return rmsnorm(x, weight, eps); }
 
+LayerNorm::LayerNorm(int64_t channels, float epsilon) : eps(epsilon) {
+  ENTLAB_CHECK(channels > 0, "LayerNorm: channels must be positive, got channels=", channels);
+  ENTLAB_CHECK(epsilon >= 0.0f, "LayerNorm: eps = ", epsilon, " is invalid; pass eps >= 0 (typically 1e-5)");
+  weight = register_parameter("weight", Tensor::ones({channels}));
+  bias = register_parameter("bias", Tensor::zeros({channels}));
+}
+
+Tensor LayerNorm::forward(const Tensor& x) const { return layernorm(x, weight, bias, eps); }
+
 MLP::MLP(int64_t channels, int64_t hidden, Rng& rng, float init_std)
     : fc1(channels, hidden, false, rng, init_std), fc2(hidden, channels, false, rng, init_std) {
   register_module("fc1", fc1);

@@ -1,4 +1,4 @@
-// Basic layers: Linear, Embedding, RMSNorm and the GELU MLP.
+// Basic layers: Linear, Embedding, RMSNorm, LayerNorm and the GELU MLP.
 // Dimension names: B batch, T time, C model width, OC output width, V vocabulary.
 #pragma once
 
@@ -36,6 +36,18 @@ class RMSNorm : public Module {
   Tensor forward(const Tensor& x) const;
 
   Tensor weight;  // (C), starts at 1
+  float eps;
+};
+
+// Layer normalization over the last dimension with a learned scale and shift, as
+// torch.nn.LayerNorm(C) with its default elementwise_affine=True. x (..., C) -> (..., C).
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t channels, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) const;
+
+  Tensor weight;  // (C), starts at 1
+  Tensor bias;    // (C), starts at 0
   float eps;
 };
 

@@ -49,6 +49,18 @@ void tanh_backward(Node& node) {
   for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * (1.0f - y[i] * y[i]);
 }
 
+// Forward: y = max(x, 0).  Backward: dx += g where y > 0, which is where x > 0.
+void relu_backward(Node& node) {
+  const Tensor& out = saved_tensor(node, 0);
+  const float* dout = output_grad(node);
+  float* dx = input_grad(node, 0);
+  const float* y = out.data();
+  const int64_t count = out.numel();
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
+  for (int64_t i = 0; i < count; ++i)
+    if (y[i] > 0.0f) dx[i] += dout[i];
+}
+
 }  // namespace
 
 Tensor gelu(const Tensor& x) {
@@ -117,6 +129,24 @@ Tensor tanh(const Tensor& x) {
   debug_check_forward("tanh", out);
   if (any_requires_grad({x})) {
     Node& node = record_op(OpKind::Tanh, tanh_backward, {x}, out);
+    save_for_backward(node, out);
+  }
+  return out;
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor input = x.is_contiguous() ? x : x.clone_values();
+  Tensor out = Tensor::empty(x.shape());
+  const float* xs = input.data();
+  float* y = out.data();
+  const int64_t count = x.numel();
+  // "x <= 0" is false for NaN, so a NaN input passes through. An input of -0 gives +0.
+#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
+  for (int64_t i = 0; i < count; ++i) y[i] = xs[i] <= 0.0f ? 0.0f : xs[i];
+
+  debug_check_forward("relu", out);
+  if (any_requires_grad({x})) {
+    Node& node = record_op(OpKind::Relu, relu_backward, {x}, out);
     save_for_backward(node, out);
   }
   return out;

@@ -1,4 +1,4 @@
-// Pointwise activations: GELU (exact erf form), softplus and tanh.
+// Pointwise activations: GELU (exact erf form), softplus, tanh and ReLU.
 #pragma once
 
 #include "core/tensor.h"
@@ -18,6 +18,12 @@ Tensor softplus(const Tensor& x);
 
 // x -> same shape, tanh(x). Backward: dx += g (1 - tanh(x)^2). Saves the output.
 Tensor tanh(const Tensor& x);
+
+// x -> same shape, relu(x) = max(x, 0). A NaN input stays NaN.
+// Backward: dx += g where x > 0. The gradient is 0 elsewhere, including at x = 0, as in
+// PyTorch (threshold_backward with threshold 0). Saves the output, which is > 0 exactly
+// where x > 0.
+Tensor relu(const Tensor& x);
 
 // Returns the x with softplus(x) = y, that is log(exp(y) - 1), for y > 0. Use it to
 // initialise a bias so that softplus starts at y. Computed in double as

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -109,5 +110,40 @@ TEST_CASE("tanh backward vs finite differences, shape (2,3,4)") {
   Rng rng(67);
   std::vector<Tensor> inputs = {param(uniform_tensor({2, 3, 4}, rng, -3.0f, 3.0f))};
   auto f = [](const std::vector<Tensor>& x) { return tanh(x[0]); };
+  CHECK_GRADCHECK(f, inputs, gradcheck_options(1e-2, 1e-4, 1e-3));
+}
+
+// --- relu ---------------------------------------------------------------------------------------
+
+TEST_CASE("relu values and gradient around 0") {
+  Tensor x = param(Tensor::from_vector({6}, {-3, -0.5f, -0.0f, 0, 0.5f, 3}, "x"));
+  Tensor y = relu(x);
+  const std::vector<float> values = y.to_vector();
+  CHECK_ALL_NEAR(values, (std::vector<double>{0, 0, 0, 0, 0.5, 3}), kFloat32);
+  CHECK_FALSE(std::signbit(values[2]));  // -0 maps to +0
+
+  // The gradient passes only where x > 0, so it is 0 at x = 0.
+  backward(y, Tensor::from_vector({6}, {1, 2, 3, 4, 5, 6}));
+  CHECK_ALL_NEAR(x.grad().to_vector(), (std::vector<double>{0, 0, 0, 0, 5, 6}), kFloat32);
+}
+
+TEST_CASE("relu passes NaN through") {
+  const std::vector<float> values = relu(Tensor::from_vector({2}, {std::nanf(""), -1})).to_vector();
+  CHECK(std::isnan(values[0]));
+  CHECK(values[1] == 0.0f);
+}
+
+TEST_CASE("relu backward vs finite differences away from 0") {
+  // |x| >= 0.1, so the 4-point stencil (reach 2 * 1e-2) never crosses the kink at 0.
+  Rng rng(68);
+  Tensor x = uniform_tensor({2, 3, 4}, rng, 0.1f, 2.0f);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    if (rng.bernoulli(0.5f)) x.data()[i] = -x.data()[i];
+  const std::vector<float> xs = x.to_vector();
+  const int64_t positives = std::count_if(xs.begin(), xs.end(), [](float v) { return v > 0.0f; });
+  CHECK(positives > 0);  // both branches are exercised
+  CHECK(positives < x.numel());
+  std::vector<Tensor> inputs = {param(x)};
+  auto f = [](const std::vector<Tensor>& in) { return relu(in[0]); };
   CHECK_GRADCHECK(f, inputs, gradcheck_options(1e-2, 1e-4, 1e-3));
 }
