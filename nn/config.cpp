@@ -2,54 +2,11 @@
 
 #include <cmath>
 
-#include "core/error.h"
-#include "core/json_reader.h"
-
 namespace entlab::nn {
-
-const std::vector<std::string>& transform_names() {
-  static const std::vector<std::string> names = {"softmax", "entmax15", "sparsemax", "entmax"};
-  return names;
-}
-
-const std::vector<std::string>& scaling_names() {
-  static const std::vector<std::string> names = {"none", "ssmax", "asentmax-head", "asentmax-token"};
-  return names;
-}
-
-const std::vector<std::string>& position_names() {
-  static const std::vector<std::string> names = {"rope", "nope", "alibi", "nape"};
-  return names;
-}
-
-Transform parse_transform(const std::string& name) {
-  const auto& names = transform_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == name) return static_cast<Transform>(i);
-  throw Error(str_cat("unknown attention transform '", name, "'; valid: ", join(names, ", ")));
-}
-
-Scaling parse_scaling(const std::string& name) {
-  const auto& names = scaling_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == name) return static_cast<Scaling>(i);
-  throw Error(str_cat("unknown length scaling '", name, "'; valid: ", join(names, ", ")));
-}
-
-PositionEncoding parse_position(const std::string& name) {
-  const auto& names = position_names();
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == name) return static_cast<PositionEncoding>(i);
-  throw Error(str_cat("unknown position encoding '", name, "'; valid: ", join(names, ", ")));
-}
-
-std::string to_string(Transform transform) { return transform_names()[static_cast<size_t>(transform)]; }
-std::string to_string(PositionEncoding position) { return position_names()[static_cast<size_t>(position)]; }
-std::string to_string(Scaling scaling) { return scaling_names()[static_cast<size_t>(scaling)]; }
 
 void ModelConfig::validate() const {
   auto require_positive = [](const char* key, int64_t value) {
-    ENTLAB_CHECK(value > 0, "invalid model." , key, " = ", value, ": must be a positive integer");
+    ENTLAB_CHECK(value > 0, "invalid model.", key, " = ", value, ": must be a positive integer");
   };
   require_positive("vocab_size", vocab_size);
   require_positive("d_model", d_model);
@@ -57,26 +14,37 @@ void ModelConfig::validate() const {
   require_positive("n_heads", n_heads);
   require_positive("head_size", head_size);
   require_positive("mlp_hidden", mlp_hidden);
-  ENTLAB_CHECK(position != PositionEncoding::Rope || head_size % 2 == 0, "invalid model.head_size = ",
-               head_size, ": RoPE rotates pairs of dimensions, so the head size must be even");
-  ENTLAB_CHECK(position != PositionEncoding::Nape || n_heads % 2 == 0, "invalid model.n_heads = ",
-               n_heads, ": NAPE splits the heads in two equal halves (ALiBi and no position), so "
-               "the head count must be even");
-  ENTLAB_CHECK(nape_slopes == "linear" || nape_slopes == "exp", "invalid model.nape_slopes = '",
-               nape_slopes, "'; valid: linear, exp");
-  ENTLAB_CHECK(transform != Transform::Entmax || (alpha > 1 && alpha <= 10), "invalid model.alpha = ", alpha,
-               ": alpha-entmax needs 1 < alpha <= 10 (use transform softmax for alpha = 1)");
-  ENTLAB_CHECK(!learn_alpha || transform == Transform::Entmax, "invalid model.learn_alpha = true with transform ",
-               to_string(transform), ": a learned alpha needs transform entmax");
-  ENTLAB_CHECK(!learn_alpha || alpha > 1.02, "invalid model.alpha = ", alpha,
-               " with learn_alpha: a learned alpha starts above 1.02 (it never goes below 1.01)");
-  ENTLAB_CHECK(scale_beta_init > 0, "invalid model.scale_beta_init = ", scale_beta_init, ": must be positive");
-  ENTLAB_CHECK(scale_gamma_range > 0, "invalid model.scale_gamma_range = ", scale_gamma_range, ": must be positive");
-  ENTLAB_CHECK(std::isfinite(scale_delta) && std::isfinite(ssmax_init), "invalid model.scale_delta or ssmax_init: "
-               "must be finite");
   ENTLAB_CHECK(init_std > 0 && init_std <= 1, "invalid model.init_std = ", init_std, ": must be in (0, 1]");
   ENTLAB_CHECK(norm_eps > 0, "invalid model.norm_eps = ", norm_eps, ": must be positive");
-  ENTLAB_CHECK(rope_base > 1, "invalid model.rope_base = ", rope_base, ": must be greater than 1");
+
+  ENTLAB_CHECK(transform != Transform::Entmax || (alpha > 1 && alpha <= 10), "invalid attention.alpha = ", alpha,
+               ": alpha-entmax needs 1 < alpha <= 10 (use transform softmax for alpha = 1)");
+  ENTLAB_CHECK(!learn_alpha || transform == Transform::Entmax, "invalid attention.learn_alpha = true with "
+               "attention.transform = ", to_string(transform), ": a learned alpha needs transform entmax");
+  ENTLAB_CHECK(!learn_alpha || alpha > 1.02, "invalid attention.alpha = ", alpha,
+               " with learn_alpha: a learned alpha starts above 1.02 (it never goes below 1.01)");
+  ENTLAB_CHECK(position != PositionEncoding::Rope || head_size % 2 == 0, "invalid model.head_size = ", head_size,
+               " with attention.position = rope: RoPE rotates pairs of dimensions, so the head size must be even");
+  ENTLAB_CHECK(rope_base > 1, "invalid attention.rope_base = ", rope_base, ": must be greater than 1");
+  ENTLAB_CHECK(nape_alibi_fraction > 0 && nape_alibi_fraction < 1, "invalid attention.nape_alibi_fraction = ",
+               nape_alibi_fraction, ": must be in (0, 1), NAPE needs heads of both kinds");
+  const double alibi_heads = nape_alibi_fraction * static_cast<double>(n_heads);
+  ENTLAB_CHECK(position != PositionEncoding::Nape || (alibi_heads == std::round(alibi_heads) && alibi_heads >= 1 &&
+                                                      alibi_heads <= static_cast<double>(n_heads - 1)),
+               "invalid model.n_heads = ", n_heads, " with attention.position = nape: attention.nape_alibi_fraction = ",
+               nape_alibi_fraction, " of ", n_heads, " heads is ", alibi_heads,
+               " ALiBi heads; the fraction times the head count must be a whole number from 1 to n_heads - 1 "
+               "(with the default 0.5, use an even head count)");
+  ENTLAB_CHECK(scale_beta_init > 0, "invalid attention.scale_beta_init = ", scale_beta_init, ": must be positive");
+  ENTLAB_CHECK(scale_gamma_range > 0, "invalid attention.scale_gamma_range = ", scale_gamma_range,
+               ": must be positive");
+  ENTLAB_CHECK(std::isfinite(scale_delta) && std::isfinite(ssmax_init), "invalid attention.scale_delta or "
+               "attention.ssmax_init: must be finite");
+}
+
+int64_t nape_alibi_heads(const ModelConfig& config) {
+  if (config.position != PositionEncoding::Nape) return 0;
+  return std::llround(config.nape_alibi_fraction * static_cast<double>(config.n_heads));
 }
 
 std::vector<float> alibi_slopes(int64_t n_heads) {
@@ -96,31 +64,39 @@ std::vector<float> alibi_slopes(int64_t n_heads) {
 }
 
 std::vector<float> head_slopes(const ModelConfig& config) {
-  std::vector<float> slopes(static_cast<size_t>(config.n_heads), 0.0f);
   if (config.position == PositionEncoding::Alibi) return alibi_slopes(config.n_heads);
-  if (config.position != PositionEncoding::Nape) return slopes;
-  for (int64_t h = 1; h <= config.n_heads / 2; ++h)
-    slopes[h - 1] = config.nape_slopes == "exp" ? static_cast<float>(std::ldexp(1.0, -(h - 1)))
-                                                : 1.0f / static_cast<float>(h);
+  std::vector<float> slopes(static_cast<size_t>(config.n_heads), 0.0f);
+  for (int64_t h = 1; h <= nape_alibi_heads(config); ++h)
+    slopes[h - 1] = config.nape_slopes == NapeSlopes::Exp ? static_cast<float>(std::ldexp(1.0, -(h - 1)))
+                                                          : 1.0f / static_cast<float>(h);
   return slopes;
 }
 
 std::vector<bool> scaled_heads(const ModelConfig& config) {
   std::vector<bool> scaled(static_cast<size_t>(config.n_heads), config.scaling != Scaling::None);
-  if (config.position == PositionEncoding::Nape)
-    for (int64_t h = 0; h < config.n_heads / 2; ++h) scaled[h] = false;  // the ALiBi half keeps scale 1
+  for (int64_t h = 0; h < nape_alibi_heads(config); ++h) scaled[h] = false;  // NAPE's ALiBi heads keep scale 1
   return scaled;
 }
 
-nlohmann::json to_json(const ModelConfig& config) {
+nlohmann::json model_section(const ModelConfig& config) {
   return {
-      {"vocab_size", config.vocab_size},   {"d_model", config.d_model},
-      {"n_layers", config.n_layers},       {"n_heads", config.n_heads},
-      {"head_size", config.head_size},     {"mlp_hidden", config.mlp_hidden},
-      {"transform", to_string(config.transform)}, {"position", to_string(config.position)},
-      {"nape_slopes", config.nape_slopes}, {"rope_base", config.rope_base},
-      {"init_std", json_number(config.init_std)}, {"norm_eps", json_number(config.norm_eps)},
-      {"alpha", config.alpha},             {"learn_alpha", config.learn_alpha},
+      {"vocab_size", config.vocab_size},     {"d_model", config.d_model},
+      {"n_layers", config.n_layers},         {"n_heads", config.n_heads},
+      {"head_size", config.head_size},       {"mlp_hidden", config.mlp_hidden},
+      {"norm", to_string(config.norm)},      {"norm_eps", json_number(config.norm_eps)},
+      {"activation", to_string(config.activation)}, {"init_std", json_number(config.init_std)},
+  };
+}
+
+nlohmann::json attention_section(const ModelConfig& config) {
+  return {
+      {"transform", to_string(config.transform)},
+      {"alpha", config.alpha},
+      {"learn_alpha", config.learn_alpha},
+      {"position", to_string(config.position)},
+      {"rope_base", config.rope_base},
+      {"nape_slopes", to_string(config.nape_slopes)},
+      {"nape_alibi_fraction", config.nape_alibi_fraction},
       {"scaling", to_string(config.scaling)},
       {"scale_delta", json_number(config.scale_delta)},
       {"scale_beta_init", json_number(config.scale_beta_init)},
@@ -129,44 +105,46 @@ nlohmann::json to_json(const ModelConfig& config) {
   };
 }
 
-ModelConfig model_config_from_json(const nlohmann::json& json) {
+namespace {
+
+void read_model_section(const nlohmann::json& json, ModelConfig& config) {
   JsonReader reader(json, "model");
-  ModelConfig config;
   reader.read("vocab_size", config.vocab_size);
   reader.read("d_model", config.d_model);
   reader.read("n_layers", config.n_layers);
   reader.read("n_heads", config.n_heads);
   reader.read("head_size", config.head_size);
   reader.read("mlp_hidden", config.mlp_hidden);
-  std::string transform = to_string(config.transform);
-  reader.read("transform", transform);
-  std::string position = to_string(config.position);
-  reader.read("position", position);
-  try {
-    config.transform = parse_transform(transform);
-    config.position = parse_position(position);
-  } catch (const Error& error) {
-    throw Error(str_cat("invalid model.", transform == to_string(config.transform) ? "position" : "transform",
-                        ": ", error.what()));
-  }
-  reader.read("nape_slopes", config.nape_slopes);
-  reader.read("rope_base", config.rope_base);
-  reader.read("init_std", config.init_std);
+  read_option(reader, "model", "norm", config.norm);
   reader.read("norm_eps", config.norm_eps);
+  read_option(reader, "model", "activation", config.activation);
+  reader.read("init_std", config.init_std);
+  reader.finish();
+}
+
+void read_attention_section(const nlohmann::json& json, ModelConfig& config) {
+  JsonReader reader(json, "attention");
+  read_option(reader, "attention", "transform", config.transform);
   reader.read("alpha", config.alpha);
   reader.read("learn_alpha", config.learn_alpha);
-  std::string scaling = to_string(config.scaling);
-  reader.read("scaling", scaling);
-  try {
-    config.scaling = parse_scaling(scaling);
-  } catch (const Error& error) {
-    throw Error(str_cat("invalid model.scaling: ", error.what()));
-  }
+  read_option(reader, "attention", "position", config.position);
+  reader.read("rope_base", config.rope_base);
+  read_option(reader, "attention", "nape_slopes", config.nape_slopes);
+  reader.read("nape_alibi_fraction", config.nape_alibi_fraction);
+  read_option(reader, "attention", "scaling", config.scaling);
   reader.read("scale_delta", config.scale_delta);
   reader.read("scale_beta_init", config.scale_beta_init);
   reader.read("scale_gamma_range", config.scale_gamma_range);
   reader.read("ssmax_init", config.ssmax_init);
   reader.finish();
+}
+
+}  // namespace
+
+ModelConfig model_config_from_json(const nlohmann::json& model, const nlohmann::json& attention) {
+  ModelConfig config;
+  read_model_section(model, config);
+  read_attention_section(attention, config);
   return config;
 }
 

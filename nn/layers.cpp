@@ -31,27 +31,35 @@ Tensor Embedding::forward(const std::vector<int32_t>& ids, int64_t batch, int64_
   return embedding(weight, ids, batch, time);
 }
 
-RMSNorm::RMSNorm(int64_t channels, float epsilon) : eps(epsilon) {
+NormLayer::NormLayer(Norm norm_kind, int64_t channels, float epsilon) : kind(norm_kind), eps(epsilon) {
+  ENTLAB_CHECK(channels > 0, "NormLayer: channels must be positive, got channels=", channels);
+  ENTLAB_CHECK(epsilon >= 0.0f, "NormLayer: eps = ", epsilon, " is invalid; pass eps >= 0 (typically 1e-5)");
   weight = register_parameter("weight", Tensor::ones({channels}));
+  if (kind == Norm::LayerNorm) bias = register_parameter("bias", Tensor::zeros({channels}));
 }
 
-Tensor RMSNorm::forward(const Tensor& x) const { return rmsnorm(x, weight, eps); }
-
-LayerNorm::LayerNorm(int64_t channels, float epsilon) : eps(epsilon) {
-  ENTLAB_CHECK(channels > 0, "LayerNorm: channels must be positive, got channels=", channels);
-  ENTLAB_CHECK(epsilon >= 0.0f, "LayerNorm: eps = ", epsilon, " is invalid; pass eps >= 0 (typically 1e-5)");
-  weight = register_parameter("weight", Tensor::ones({channels}));
-  bias = register_parameter("bias", Tensor::zeros({channels}));
+Tensor NormLayer::forward(const Tensor& x) const {
+  return kind == Norm::LayerNorm ? layernorm(x, weight, bias, eps) : rmsnorm(x, weight, eps);
 }
 
-Tensor LayerNorm::forward(const Tensor& x) const { return layernorm(x, weight, bias, eps); }
-
-MLP::MLP(int64_t channels, int64_t hidden, Rng& rng, float init_std)
-    : fc1(channels, hidden, false, rng, init_std), fc2(hidden, channels, false, rng, init_std) {
+MLP::MLP(int64_t channels, int64_t hidden, Activation kind, Rng& rng, float init_std)
+    : activation(kind), fc1(channels, hidden, false, rng, init_std), fc2(hidden, channels, false, rng, init_std) {
   register_module("fc1", fc1);
   register_module("fc2", fc2);
+  if (activation == Activation::Geglu) {
+    gate = std::make_unique<Linear>(channels, hidden, false, rng, init_std);
+    register_module("gate", *gate);
+  }
 }
 
-Tensor MLP::forward(const Tensor& x) const { return fc2.forward(gelu(fc1.forward(x))); }
+Tensor MLP::forward(const Tensor& x) const {
+  Tensor hidden = fc1.forward(x);
+  switch (activation) {
+    case Activation::Gelu: hidden = gelu(hidden); break;
+    case Activation::Relu: hidden = relu(hidden); break;
+    case Activation::Geglu: hidden = mul(gelu(hidden), gate->forward(x)); break;
+  }
+  return fc2.forward(hidden);
+}
 
 }  // namespace entlab::nn

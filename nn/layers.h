@@ -1,10 +1,12 @@
-// Basic layers: Linear, Embedding, RMSNorm, LayerNorm and the GELU MLP.
+// Basic layers: Linear, Embedding, the norms and the MLP.
 // Dimension names: B batch, T time, C model width, OC output width, V vocabulary.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "nn/config.h"
 #include "nn/module.h"
 
 namespace entlab::nn {
@@ -30,34 +32,27 @@ class Embedding : public Module {
   Tensor weight;  // (V, C)
 };
 
-class RMSNorm : public Module {
+// RMSNorm or LayerNorm over the last axis, x (..., C) -> (..., C).
+class NormLayer : public Module {
  public:
-  explicit RMSNorm(int64_t channels, float eps = 1e-5f);
+  NormLayer(Norm kind, int64_t channels, float eps);
   Tensor forward(const Tensor& x) const;
 
+  Norm kind;
   Tensor weight;  // (C), starts at 1
+  Tensor bias;    // (C), starts at 0; LayerNorm only
   float eps;
 };
 
-// Layer normalization over the last dimension with a learned scale and shift, as
-// torch.nn.LayerNorm(C) with its default elementwise_affine=True. x (..., C) -> (..., C).
-class LayerNorm : public Module {
- public:
-  explicit LayerNorm(int64_t channels, float eps = 1e-5f);
-  Tensor forward(const Tensor& x) const;
-
-  Tensor weight;  // (C), starts at 1
-  Tensor bias;    // (C), starts at 0
-  float eps;
-};
-
-// fc2(gelu(fc1(x))): C -> hidden -> C.
+// C -> hidden -> C:  fc2(act(fc1 x)), or for geglu fc2(gelu(fc1 x) * gate x).
 class MLP : public Module {
  public:
-  MLP(int64_t channels, int64_t hidden, Rng& rng, float init_std);
+  MLP(int64_t channels, int64_t hidden, Activation activation, Rng& rng, float init_std);
   Tensor forward(const Tensor& x) const;
 
+  Activation activation;
   Linear fc1, fc2;
+  std::unique_ptr<Linear> gate;  // geglu only
 };
 
 }  // namespace entlab::nn

@@ -52,13 +52,19 @@ void AdamW::step() {
   }
 }
 
-float warmup_cosine_lr(int64_t step, int64_t total_steps, int64_t warmup_steps, float peak_lr, float min_ratio) {
+float scheduled_lr(LrSchedule schedule, int64_t step, int64_t total_steps, int64_t warmup_steps, float peak_lr,
+                   float min_ratio) {
   if (warmup_steps > 0 && step <= warmup_steps)
     return peak_lr * static_cast<float>(step) / static_cast<float>(warmup_steps);
   const int64_t decay_steps = std::max<int64_t>(total_steps - warmup_steps, 1);
   const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / decay_steps);
-  const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
-  return peak_lr * static_cast<float>(min_ratio + (1.0 - min_ratio) * cosine);
+  double remaining = 1.0;  // share of (peak - min) still left
+  switch (schedule) {
+    case LrSchedule::Cosine: remaining = 0.5 * (1.0 + std::cos(M_PI * progress)); break;
+    case LrSchedule::Linear: remaining = 1.0 - progress; break;
+    case LrSchedule::Constant: return peak_lr;
+  }
+  return peak_lr * static_cast<float>(min_ratio + (1.0 - min_ratio) * remaining);
 }
 
 double clip_grad_norm(const std::vector<Tensor>& parameters, double max_norm) {

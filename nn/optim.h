@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "nn/config.h"
 
 namespace entlab::nn {
 
@@ -45,9 +46,17 @@ class AdamW {
   int64_t step_count_ = 0;
 };
 
+// The learning rate after warm-up, as progress p goes from 0 to 1 over the remaining steps:
+//   cosine:   min + (peak - min) (1 + cos(pi p)) / 2     (min = min_ratio * peak)
+//   linear:   peak - (peak - min) p
+//   constant: peak
+enum class LrSchedule { Cosine, Linear, Constant };
+ENTLAB_OPTION_NAMES(LrSchedule, "learning-rate schedule", "cosine", "linear", "constant")
+
 // Learning rate at `step` (1-based): linear warm-up over warmup_steps from
-// peak/warmup_steps to peak, then cosine decay to min_ratio * peak at total_steps.
-float warmup_cosine_lr(int64_t step, int64_t total_steps, int64_t warmup_steps, float peak_lr, float min_ratio);
+// peak/warmup_steps to peak, then the decay of `schedule`, reaching its end at total_steps.
+float scheduled_lr(LrSchedule schedule, int64_t step, int64_t total_steps, int64_t warmup_steps, float peak_lr,
+                   float min_ratio);
 
 // Scales all gradients so their global L2 norm is at most max_norm (when max_norm > 0).
 // Returns the norm before clipping.

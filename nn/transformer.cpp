@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "autograd/tape.h"
 #include "ops/ops.h"
 
 namespace entlab::nn {
@@ -65,7 +66,7 @@ Tensor Attention::split_heads(const Tensor& x, int64_t batch, int64_t time) cons
   return contiguous(transpose(reshape(x, {batch, time, config.n_heads, config.head_size}), 1, 2));
 }
 
-Tensor Attention::scale_scores(const Tensor& scores, const Tensor& x) const {
+Tensor Attention::scale_scores(const Tensor& scores, const Tensor& x) {
   const float r = config.scale_gamma_range;
   switch (config.scaling) {
     case Scaling::None:
@@ -85,6 +86,7 @@ Tensor Attention::scale_scores(const Tensor& scores, const Tensor& x) const {
       Tensor beta = contiguous(transpose(softplus(beta_proj->forward(x)), 1, 2));
       Tensor gamma = contiguous(transpose(scale(tanh(gamma_proj->forward(x)), r), 1, 2));
       beta = mul(beta, reshape(head_mask, {1, config.n_heads, 1}));
+      last_token_scale_means_ = {scaled_head_mean(beta), scaled_head_mean(gamma)};
       return length_scale(scores, beta, gamma, config.scale_delta);
     }
   }
@@ -133,13 +135,37 @@ Tensor Attention::forward(const Tensor& x) {
   return out_proj.forward(merged);
 }
 
+double Attention::scaled_head_mean(const Tensor& values) const {
+  const int64_t heads = config.n_heads;
+  const int64_t inner = values.numel() / heads / values.size(0);
+  const float* data = values.data();  // contiguous (outer, NH, inner)
+  double sum = 0.0;
+  int64_t count = 0;
+  for (int64_t outer = 0; outer < values.size(0); ++outer)
+    for (int64_t h = 0; h < heads; ++h) {
+      if (head_mask.data()[h] == 0.0f) continue;
+      for (int64_t i = 0; i < inner; ++i) sum += data[(outer * heads + h) * inner + i];
+      count += inner;
+    }
+  return count > 0 ? sum / static_cast<double>(count) : 0.0;
+}
+
+Attention::ScaleMeans Attention::scale_means() const {
+  if (config.scaling == Scaling::AsentmaxToken) return last_token_scale_means_;
+  if (config.scaling != Scaling::AsentmaxHead) return {};
+  NoGradGuard no_grad;
+  // (NH, 1) seen as (1, NH, 1).
+  return {scaled_head_mean(reshape(softplus(beta_raw), {1, config.n_heads, 1})),
+          scaled_head_mean(reshape(scale(tanh(gamma_raw), config.scale_gamma_range), {1, config.n_heads, 1}))};
+}
+
 // --- Block -----------------------------------------------------------------------------
 
 Block::Block(const ModelConfig& config, Rng& rng)
-    : norm1(config.d_model, config.norm_eps),
+    : norm1(config.norm, config.d_model, config.norm_eps),
       attn(config, rng),
-      norm2(config.d_model, config.norm_eps),
-      mlp(config.d_model, config.mlp_hidden, rng, config.init_std) {
+      norm2(config.norm, config.d_model, config.norm_eps),
+      mlp(config.d_model, config.mlp_hidden, config.activation, rng, config.init_std) {
   register_module("norm1", norm1);
   register_module("attn", attn);
   register_module("norm2", norm2);
@@ -162,7 +188,7 @@ Transformer::Transformer(const ModelConfig& model_config, uint64_t seed)
     : config(validated(model_config)),
       init_rng(seed),
       embed(config.vocab_size, config.d_model, init_rng, config.init_std),
-      final_norm(config.d_model, config.norm_eps),
+      final_norm(config.norm, config.d_model, config.norm_eps),
       lm_head(config.d_model, config.vocab_size, false, init_rng, config.init_std) {
   register_module("embed", embed);
   for (int64_t layer = 0; layer < config.n_layers; ++layer) {
@@ -177,6 +203,18 @@ Tensor Transformer::forward(const std::vector<int32_t>& ids, int64_t batch, int6
   Tensor x = embed.forward(ids, batch, time);
   for (auto& block : blocks) x = block->forward(x);
   return lm_head.forward(final_norm.forward(x));
+}
+
+nlohmann::json Transformer::scale_metrics() const {
+  if (config.scaling != Scaling::AsentmaxHead && config.scaling != Scaling::AsentmaxToken)
+    return nlohmann::json::object();
+  nlohmann::json beta = nlohmann::json::array(), gamma = nlohmann::json::array();
+  for (const auto& block : blocks) {
+    Attention::ScaleMeans means = block->attn.scale_means();
+    beta.push_back(means.beta);
+    gamma.push_back(means.gamma);
+  }
+  return {{"beta", beta}, {"gamma", gamma}};
 }
 
 void Transformer::set_keep_attention(bool keep) {

@@ -46,13 +46,25 @@ class Attention : public Module {
   bool keep_probs = false;
   Tensor last_probs;
 
+  // Mean beta and gamma of ASEntmax over the scaled heads; for asentmax-token, also over
+  // the queries of the last forward call. {0, 0} without ASEntmax or scaled heads.
+  struct ScaleMeans {
+    double beta = 0.0, gamma = 0.0;
+  };
+  ScaleMeans scale_means() const;
+
  private:
   Tensor split_heads(const Tensor& x, int64_t batch, int64_t time) const;
   void add_scaling_parameters(Rng& rng);
   // Applies the length scaling to content scores (B, NH, T, T); x is the layer input.
-  Tensor scale_scores(const Tensor& scores, const Tensor& x) const;
+  // Under asentmax-token it also records the mean beta and gamma for scale_means().
+  Tensor scale_scores(const Tensor& scores, const Tensor& x);
   // The configured transform of masked scores.
   Tensor attention_weights(const Tensor& scores) const;
+  // Mean over the scaled heads of per-head values laid out (outer, NH, inner).
+  double scaled_head_mean(const Tensor& values) const;
+
+  ScaleMeans last_token_scale_means_;  // set by the forward pass under asentmax-token
 };
 
 // x + attn(norm1(x)), then + mlp(norm2(x)).
@@ -61,9 +73,9 @@ class Block : public Module {
   Block(const ModelConfig& config, Rng& rng);
   Tensor forward(const Tensor& x);
 
-  RMSNorm norm1;
+  NormLayer norm1;
   Attention attn;
-  RMSNorm norm2;
+  NormLayer norm2;
   MLP mlp;
 };
 
@@ -75,12 +87,15 @@ class Transformer : public Module {
   Tensor forward(const std::vector<int32_t>& ids, int64_t batch, int64_t time);
   // Records attention weights in every layer's last_probs on the next forward calls.
   void set_keep_attention(bool keep);
+  // Returns ASEntmax's mean beta and gamma per layer, as metrics.jsonl logs them:
+  // {"beta": [layer 0, layer 1, ...], "gamma": [...]}. Without ASEntmax, an empty object.
+  nlohmann::json scale_metrics() const;
 
   ModelConfig config;
   Rng init_rng;  // draws the initial weights; declared before the layers that use it
   Embedding embed;
   std::vector<std::unique_ptr<Block>> blocks;
-  RMSNorm final_norm;
+  NormLayer final_norm;
   Linear lm_head;
 };
 

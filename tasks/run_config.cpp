@@ -72,6 +72,13 @@ void RunConfig::check_eval(const Task& built) const {
                  " needs lengths of at least ", built.min_length());
 }
 
+void RunConfig::set_task(const std::string& name) {
+  if (name == task.name) return;
+  task.name = name;
+  task.options = nlohmann::json::object();
+  model.vocab_size = 0;
+}
+
 std::vector<int64_t> RunConfig::eval_lengths() const {
   if (!eval.lengths.empty()) return eval.lengths;
   std::vector<int64_t> lengths;
@@ -81,7 +88,8 @@ std::vector<int64_t> RunConfig::eval_lengths() const {
 
 nlohmann::json to_json(const RunConfig& config) {
   return {
-      {"model", nn::to_json(config.model)},
+      {"model", nn::model_section(config.model)},
+      {"attention", nn::attention_section(config.model)},
       {"task",
        {{"name", config.task.name},
         {"options", config.task.options},
@@ -91,6 +99,7 @@ nlohmann::json to_json(const RunConfig& config) {
        {{"batch_size", config.train.batch_size},
         {"steps", config.train.steps},
         {"lr", json_number(config.train.lr)},
+        {"schedule", nn::to_string(config.train.schedule)},
         {"warmup_fraction", config.train.warmup_fraction},
         {"min_lr_ratio", json_number(config.train.min_lr_ratio)},
         {"clip_norm", config.train.clip_norm},
@@ -127,6 +136,7 @@ TrainConfig train_config_from_json(const nlohmann::json& json) {
   reader.read("batch_size", train.batch_size);
   reader.read("steps", train.steps);
   reader.read("lr", train.lr);
+  nn::read_option(reader, "train", "schedule", train.schedule);
   reader.read("warmup_fraction", train.warmup_fraction);
   reader.read("min_lr_ratio", train.min_lr_ratio);
   reader.read("clip_norm", train.clip_norm);
@@ -156,12 +166,47 @@ EvalConfig eval_config_from_json(const nlohmann::json& json) {
 RunConfig run_config_from_json(const nlohmann::json& json) {
   JsonReader reader(json, "config");
   RunConfig config;
-  config.model = nn::model_config_from_json(reader.child("model"));
+  config.model = nn::model_config_from_json(reader.child("model"), reader.child("attention"));
   config.task = task_config_from_json(reader.child("task"));
   config.train = train_config_from_json(reader.child("train"));
   config.eval = eval_config_from_json(reader.child("eval"));
   reader.finish();
   return config;
+}
+
+namespace {
+
+// The JSON node `path` names, created when missing: the strict reader that reads the
+// config back then reports an unknown key with the keys allowed in its section.
+nlohmann::json& assignment_target(nlohmann::json& root, const std::vector<std::string>& path) {
+  nlohmann::json* node = &root;
+  for (size_t i = 0; i < path.size(); ++i) {
+    ENTLAB_CHECK(node->is_object() || node->is_null(), "'",
+                 join(std::vector<std::string>(path.begin(), path.begin() + i), "."),
+                 "' is a value, not a section");
+    node = &(*node)[path[i]];
+  }
+  return *node;
+}
+
+}  // namespace
+
+void apply_assignment(RunConfig& config, const std::string& assignment) {
+  const size_t equals = assignment.find('=');
+  try {
+    ENTLAB_CHECK(equals != std::string::npos && equals > 0, "expected key=value, e.g. model.d_model=128");
+    const std::string key = assignment.substr(0, equals), text = assignment.substr(equals + 1);
+    nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (value.is_discarded()) value = text;
+
+    if (key == "task.name" && value.is_string()) return config.set_task(value.get<std::string>());
+
+    nlohmann::json json = to_json(config);
+    assignment_target(json, split(key, '.')) = value;
+    config = run_config_from_json(json);
+  } catch (const Error& error) {
+    throw Error(str_cat("--set ", assignment, ": ", error.what()));
+  }
 }
 
 RunConfig load_run_config(const std::string& path) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/config.h"
+#include "nn/optim.h"
 
 namespace entlab::tasks {
 
@@ -28,8 +29,9 @@ struct TrainConfig {
   int64_t batch_size = 32;
   int64_t steps = 2000;
   float lr = 2e-3f;
+  nn::LrSchedule schedule = nn::LrSchedule::Cosine;
   double warmup_fraction = 0.05;  // warm-up steps = fraction * steps
-  float min_lr_ratio = 0.1f;      // cosine decay ends at this fraction of lr
+  float min_lr_ratio = 0.1f;      // the decay ends at this fraction of lr
   double clip_norm = 1.0;         // 0 disables clipping
   float weight_decay = 0.0f;
   float beta1 = 0.9f;
@@ -46,6 +48,7 @@ struct EvalConfig {
   int64_t batch_size = 16;
 };
 
+// The JSON sections are "model", "attention" (both in `model`), "task", "train", "eval".
 struct RunConfig {
   nn::ModelConfig model;
   TaskConfig task;
@@ -56,6 +59,9 @@ struct RunConfig {
   // name the key). Call after all overrides are applied.
   void finalize();
   std::vector<int64_t> eval_lengths() const;
+  // Switches to another task. Its options and vocabulary belong to the old task, so a
+  // new name resets task.options and model.vocab_size.
+  void set_task(const std::string& name);
 
  private:
   void check_task(const Task& built) const;
@@ -70,5 +76,12 @@ RunConfig run_config_from_json(const nlohmann::json& json);
 // Reads a config file (not finalized); errors name the file and, for JSON syntax
 // errors, the line.
 RunConfig load_run_config(const std::string& path);
+
+// Applies one "key=value" assignment, with key a dotted path ("model.d_model",
+// "attention.transform", "task.options.write_prob"). The value is read as JSON when it
+// parses (2e-3, true, [32, 64]) and as a string otherwise (entmax15). task.name goes
+// through RunConfig::set_task. An unknown key
+// is an error that lists the keys of its section. Not finalized.
+void apply_assignment(RunConfig& config, const std::string& assignment);
 
 }  // namespace entlab::tasks

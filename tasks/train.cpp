@@ -46,7 +46,7 @@ void print_header(const RunConfig& config, int64_t parameters, std::ostream& out
   nlohmann::json json = to_json(config);
   out << "entlab train: " << config.task.name << " with " << nn::to_string(config.model.transform)
       << " attention, " << nn::to_string(config.model.position) << " positions\n";
-  for (const char* section : {"model", "task", "train"})
+  for (const char* section : {"model", "attention", "task", "train"})
     for (const auto& [key, value] : json[section].items())
       out << "  " << std::left << std::setw(28) << (std::string(section) + "." + key) << value.dump() << "\n";
   out << "  " << std::left << std::setw(28) << "parameters" << parameters << "\n"
@@ -129,7 +129,8 @@ TrainedRun train_run(const RunConfig& config, const std::string& run_dir, std::o
 
   for (int64_t step = 1; step <= steps; ++step) {
     Batch batch = make_batch(draw_training_samples(*task, config, data_rng), task->layout());
-    const float lr = nn::warmup_cosine_lr(step, steps, warmup, config.train.lr, config.train.min_lr_ratio);
+    const float lr = nn::scheduled_lr(config.train.schedule, step, steps, warmup, config.train.lr,
+                                      config.train.min_lr_ratio);
     StepStats stats = train_step(model, optimizer, batch, lr, config.train.clip_norm);
     ENTLAB_CHECK(std::isfinite(stats.loss), "training diverged at step ", step, ": loss is ", stats.loss,
                  "; try a lower --lr (", config.train.lr, ") or a smaller train.clip_norm in a --config file");
@@ -170,6 +171,15 @@ TrainedRun train_run(const RunConfig& config, const std::string& run_dir, std::o
 
 namespace {
 
+// The model and attention settings as one object with keys "model.d_model", "attention.transform", ...
+nlohmann::json model_json(const nn::ModelConfig& model) {
+  nlohmann::json flat = nlohmann::json::object();
+  const nlohmann::json sections = {{"model", nn::model_section(model)}, {"attention", nn::attention_section(model)}};
+  for (const auto& [section, keys] : sections.items())
+    for (const auto& [key, value] : keys.items()) flat[section + "." + key] = value;
+  return flat;
+}
+
 // Lists the model settings in which config.json and the checkpoint's own copy differ.
 void check_checkpoint_matches_config(const nn::Metadata& metadata, const RunConfig& config,
                                      const std::string& config_path, const std::string& checkpoint_path) {
@@ -179,17 +189,18 @@ void check_checkpoint_matches_config(const nn::Metadata& metadata, const RunConf
   // numbers were printed.
   nlohmann::json saved;
   try {
-    saved = nn::to_json(nn::model_config_from_json(nlohmann::json::parse(it->second).at("model")));
+    const nlohmann::json saved_run = nlohmann::json::parse(it->second);
+    saved = model_json(nn::model_config_from_json(saved_run.at("model"), saved_run.at("attention")));
   } catch (const nlohmann::json::exception& error) {
     throw Error(str_cat(checkpoint_path, ": metadata 'config' is not a valid run config: ", error.what()));
   } catch (const Error& error) {
     throw Error(str_cat(checkpoint_path, ": metadata 'config' is not a valid run config: ", error.what()));
   }
-  const nlohmann::json current = nn::to_json(config.model);
+  const nlohmann::json current = model_json(config.model);
   std::string differences;
   for (const auto& [key, value] : current.items())
     if (!saved.contains(key) || saved.at(key) != value)
-      differences += str_cat("\n  model.", key, ": ", value.dump(), " in config.json, ",
+      differences += str_cat("\n  ", key, ": ", value.dump(), " in config.json, ",
                              saved.contains(key) ? saved.at(key).dump() : "missing", " in the checkpoint");
   ENTLAB_CHECK(differences.empty(), config_path, " does not describe the model in ", checkpoint_path, ":",
                differences, "\nhint: restore config.json from the checkpoint's metadata or retrain");

@@ -9,6 +9,7 @@
 #include "tasks/task.h"
 #include "tasks/train.h"
 #include "tools/cli_options.h"
+#include "tools/config_source.h"
 #include "tools/commands.h"
 #include "tools/run_folder.h"
 
@@ -17,7 +18,8 @@ namespace entlab::tools {
 namespace {
 
 struct TrainFlags {
-  std::string config_file, task, attention, position, scaling, out;
+  ConfigSource source;
+  std::string task, attention, position, scaling, out;
   double alpha = 0;
   bool learn_alpha = false;
   int64_t steps = 0, batch = 0, length = 0, spread = -1, d_model = 0, layers = 0, heads = 0, head_size = 0,
@@ -27,20 +29,13 @@ struct TrainFlags {
   int threads = -1;
 };
 
-// Config file (or defaults), then every flag the user gave on top.
+// Preset or config file, then --set, then every flag the user gave on top.
 tasks::RunConfig build_config(const TrainFlags& flags) {
-  tasks::RunConfig config;
-  if (!flags.config_file.empty()) config = tasks::load_run_config(flags.config_file);
-  if (!flags.task.empty() && flags.task != config.task.name) {
-    // Options and vocabulary belong to the task, so a config file's values for another
-    // task cannot carry over.
-    config.task.name = flags.task;
-    config.task.options = nlohmann::json::object();
-    config.model.vocab_size = 0;
-  }
-  if (!flags.attention.empty()) config.model.transform = nn::parse_transform(flags.attention);
-  if (!flags.position.empty()) config.model.position = nn::parse_position(flags.position);
-  if (!flags.scaling.empty()) config.model.scaling = nn::parse_scaling(flags.scaling);
+  tasks::RunConfig config = load_config_source(flags.source);
+  if (!flags.task.empty()) config.set_task(flags.task);
+  if (!flags.attention.empty()) config.model.transform = nn::parse_option<nn::Transform>(flags.attention);
+  if (!flags.position.empty()) config.model.position = nn::parse_option<nn::PositionEncoding>(flags.position);
+  if (!flags.scaling.empty()) config.model.scaling = nn::parse_option<nn::Scaling>(flags.scaling);
   if (flags.alpha != 0) config.model.alpha = flags.alpha;
   if (flags.learn_alpha) config.model.learn_alpha = true;
   if (flags.steps) config.train.steps = flags.steps;
@@ -64,33 +59,34 @@ tasks::RunConfig build_config(const TrainFlags& flags) {
 
 void add_train_command(CLI::App& app) {
   auto flags = std::make_shared<TrainFlags>();
-  CLI::App* cmd = app.add_subcommand("train", "Train one model and write its run folder");
-  cmd->add_option("--config", flags->config_file, "Run config JSON file (flags override its values)")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--task", flags->task, "Task: " + join(tasks::task_names(), ", ") + " (default flipflop)");
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train one model and write its run folder. Settings come from --preset (default small) or "
+               "--config, then --set, then the flags below; see entlab config");
+  add_config_source_options(cmd, flags->source);
+  cmd->add_option("--task", flags->task, "Task: " + join(tasks::task_names(), ", "));
   cmd->add_option("--attention", flags->attention,
-                  "Attention transform: " + join(nn::transform_names(), ", ") + " (default softmax)");
+                  "Attention transform: " + join(nn::option_names<nn::Transform>(), ", "));
   cmd->add_option("--pos", flags->position,
-                  "Position encoding: " + join(nn::position_names(), ", ") + " (default nape)");
-  cmd->add_option("--alpha", flags->alpha, "alpha for --attention entmax (default 1.5)")->check(number_above(1, 10));
+                  "Position encoding: " + join(nn::option_names<nn::PositionEncoding>(), ", "));
+  cmd->add_option("--alpha", flags->alpha, "alpha for --attention entmax")->check(number_above(1, 10));
   cmd->add_flag("--learn-alpha", flags->learn_alpha, "Learn one alpha per head (--attention entmax)");
   cmd->add_option("--scaling", flags->scaling,
-                  "Length scaling of the scores: " + join(nn::scaling_names(), ", ") + " (default none)");
-  cmd->add_option("--steps", flags->steps, "Training steps (default 2000)")->check(integer_in(1, kMaxSteps));
-  cmd->add_option("--batch", flags->batch, "Samples per step (default 32)")->check(integer_in(1, kMaxBatch));
-  cmd->add_option("--lr", flags->lr, "Peak learning rate (default 2e-3)")->check(number_above(0, 10));
-  cmd->add_option("--seed", flags->seed, "Seed for weights and data (default 1)")->check(integer_in(0, INT64_MAX));
-  cmd->add_option("--threads", flags->threads, "OpenMP threads, 0 = all cores (default 0)")
+                  "Length scaling of the scores: " + join(nn::option_names<nn::Scaling>(), ", "));
+  cmd->add_option("--steps", flags->steps, "Training steps")->check(integer_in(1, kMaxSteps));
+  cmd->add_option("--batch", flags->batch, "Samples per step")->check(integer_in(1, kMaxBatch));
+  cmd->add_option("--lr", flags->lr, "Peak learning rate")->check(number_above(0, 10));
+  cmd->add_option("--seed", flags->seed, "Seed for weights and data")->check(integer_in(0, INT64_MAX));
+  cmd->add_option("--threads", flags->threads, "OpenMP threads, 0 = all cores")
       ->check(integer_in(0, tasks::kMaxThreads));
-  cmd->add_option("--length", flags->length, "Training length L (default 32)")->check(integer_in(1, kMaxLength));
-  cmd->add_option("--spread", flags->spread, "Lengths drawn from [L - spread, L + spread] (default 8)")
+  cmd->add_option("--length", flags->length, "Training length L")->check(integer_in(1, kMaxLength));
+  cmd->add_option("--spread", flags->spread, "Lengths drawn from [L - spread, L + spread]")
       ->check(integer_in(0, kMaxLength));
-  cmd->add_option("--d-model", flags->d_model, "Model width C (default 64)")->check(integer_in(1, kMaxWidth));
-  cmd->add_option("--layers", flags->layers, "Transformer blocks (default 2)")->check(integer_in(1, 1024));
-  cmd->add_option("--heads", flags->heads, "Attention heads (default 4)")->check(integer_in(1, 1024));
-  cmd->add_option("--head-size", flags->head_size, "Head size hs (default 16)")->check(integer_in(1, kMaxWidth));
-  cmd->add_option("--mlp", flags->mlp, "MLP hidden width (default 256)")->check(integer_in(1, kMaxWidth));
-  cmd->add_option("--log-every", flags->log_every, "Steps between progress lines (default 50)")
+  cmd->add_option("--d-model", flags->d_model, "Model width C")->check(integer_in(1, kMaxWidth));
+  cmd->add_option("--layers", flags->layers, "Transformer blocks")->check(integer_in(1, 1024));
+  cmd->add_option("--heads", flags->heads, "Attention heads")->check(integer_in(1, 1024));
+  cmd->add_option("--head-size", flags->head_size, "Head size hs")->check(integer_in(1, kMaxWidth));
+  cmd->add_option("--mlp", flags->mlp, "MLP hidden width")->check(integer_in(1, kMaxWidth));
+  cmd->add_option("--log-every", flags->log_every, "Steps between progress lines")
       ->check(integer_in(1, kMaxSteps));
   cmd->add_option("--out", flags->out, "Run folder to create (default runs/<task>-<attention>-<pos>-<time>)");
 

@@ -7,6 +7,7 @@
 namespace entlab::tools {
 
 void add_train_command(CLI::App& app);
+void add_config_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_heatmap_command(CLI::App& app);
 void add_study_command(CLI::App& app);

@@ -15,10 +15,12 @@ namespace {
 // CLI11 reports a misspelt subcommand as "A subcommand is required"; name it instead.
 bool check_subcommand(const CLI::App& app, int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return true;
-  for (const CLI::App* subcommand : app.get_subcommands({}))
+  std::string names;
+  for (const CLI::App* subcommand : app.get_subcommands({})) {
     if (subcommand->get_name() == argv[1]) return true;
-  std::fprintf(stderr, "entlab: error: unknown subcommand '%s'; valid: train, eval, heatmap, study, probe, bench (see --help)\n",
-               argv[1]);
+    names += (names.empty() ? "" : ", ") + subcommand->get_name();
+  }
+  std::fprintf(stderr, "entlab: error: unknown subcommand '%s'; valid: %s (see --help)\n", argv[1], names.c_str());
   return false;
 }
 
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{"entlab: sparse attention and length generalisation on the CPU"};
   app.require_subcommand(1);
   entlab::tools::add_train_command(app);
+  entlab::tools::add_config_command(app);
   entlab::tools::add_eval_command(app);
   entlab::tools::add_heatmap_command(app);
   entlab::tools::add_study_command(app);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/folder_lock.h"
 #include "core/json_reader.h"
+#include "tasks/presets.h"
 #include "tasks/task.h"
 #include "tools/plot.h"
 #include "tools/report.h"
@@ -28,8 +29,8 @@ StudyVariant parse_study_variant(const std::string& text) {
   std::vector<std::string> parts = split(text, '+');
   ENTLAB_CHECK(parts.size() == 2 || parts.size() == 3, "invalid variant '", text,
                "': expected <transform>+<position>[+<scaling>], e.g. entmax15+nape or entmax15+nape+asentmax-token");
-  StudyVariant variant{nn::parse_transform(parts[0]), nn::parse_position(parts[1])};
-  if (parts.size() == 3) variant.scaling = nn::parse_scaling(parts[2]);
+  StudyVariant variant{nn::parse_option<nn::Transform>(parts[0]), nn::parse_option<nn::PositionEncoding>(parts[1])};
+  if (parts.size() == 3) variant.scaling = nn::parse_option<nn::Scaling>(parts[2]);
   return variant;
 }
 
@@ -50,8 +51,8 @@ std::vector<int64_t> heatmap_multiples(const StudyOptions& options) {
 }
 
 tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant& variant, uint64_t seed) {
-  tasks::RunConfig config;
-  config.task.name = options.task;
+  tasks::RunConfig config = tasks::preset_config("small");
+  config.set_task(options.task);
   config.model.transform = variant.transform;
   config.model.position = variant.position;
   config.model.scaling = variant.scaling;

@@ -166,15 +166,15 @@ TEST_CASE("nape scales only the heads without position signal") {
 TEST_CASE("model config checks alpha and scaling settings") {
   ModelConfig config = variant_config(Transform::Entmax, PositionEncoding::Nape, Scaling::None);
   config.alpha = 1.0;
-  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("model.alpha = 1"), Error);
+  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("attention.alpha = 1"), Error);
   config.alpha = 1.5;
   config.transform = Transform::Softmax;
   config.learn_alpha = true;
   CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("learn_alpha"), Error);
-  CHECK_THROWS_WITH_AS(parse_scaling("log"), doctest::Contains("valid: none, ssmax, asentmax-head, asentmax-token"),
+  CHECK_THROWS_WITH_AS(parse_option<Scaling>("log"), doctest::Contains("valid: none, ssmax, asentmax-head, asentmax-token"),
                        Error);
-  ModelConfig round_trip = model_config_from_json(to_json(variant_config(Transform::Sparsemax, PositionEncoding::Rope,
-                                                                         Scaling::AsentmaxToken)));
+  const ModelConfig original = variant_config(Transform::Sparsemax, PositionEncoding::Rope, Scaling::AsentmaxToken);
+  ModelConfig round_trip = model_config_from_json(model_section(original), attention_section(original));
   CHECK(round_trip.transform == Transform::Sparsemax);
   CHECK(round_trip.scaling == Scaling::AsentmaxToken);
 }

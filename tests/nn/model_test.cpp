@@ -115,7 +115,7 @@ TEST_CASE("head slopes for nape and alibi") {
   std::vector<float> expected_linear = {1.0f, 0.5f, 1.0f / 3, 0.25f, 0, 0, 0, 0};
   for (size_t h = 0; h < 8; ++h) CHECK(linear[h] == doctest::Approx(expected_linear[h]));
 
-  config.nape_slopes = "exp";
+  config.nape_slopes = NapeSlopes::Exp;
   std::vector<float> exponential = head_slopes(config);
   std::vector<float> expected_exp = {1.0f, 0.5f, 0.25f, 0.125f, 0, 0, 0, 0};
   for (size_t h = 0; h < 8; ++h) CHECK(exponential[h] == doctest::Approx(expected_exp[h]));
@@ -148,25 +148,32 @@ TEST_CASE("model config rejects impossible settings") {
 }
 
 TEST_CASE("transform and position names list valid choices") {
-  CHECK(parse_transform("entmax15") == Transform::Entmax15);
-  CHECK_THROWS_WITH_AS(parse_transform("sparsemux"), doctest::Contains("valid: softmax, entmax15"), Error);
-  CHECK_THROWS_WITH_AS(parse_position("absolute"), doctest::Contains("valid: rope, nope, alibi, nape"), Error);
+  CHECK(parse_option<Transform>("entmax15") == Transform::Entmax15);
+  CHECK_THROWS_WITH_AS(parse_option<Transform>("sparsemux"), doctest::Contains("valid: softmax, entmax15"), Error);
+  CHECK_THROWS_WITH_AS(parse_option<PositionEncoding>("absolute"), doctest::Contains("valid: rope, nope, alibi, nape"), Error);
 }
 
 TEST_CASE("model config json round trip and unknown keys") {
   ModelConfig config = small_config(Transform::Entmax15, PositionEncoding::Alibi);
-  ModelConfig copy = model_config_from_json(to_json(config));
+  const nlohmann::json attention = attention_section(config);
+  ModelConfig copy = model_config_from_json(model_section(config), attention);
   CHECK(copy.transform == Transform::Entmax15);
   CHECK(copy.position == PositionEncoding::Alibi);
   CHECK(copy.d_model == 8);
-  nlohmann::json json = to_json(config);
+  nlohmann::json json = model_section(config);
   json["n_head"] = 4;
-  CHECK_THROWS_WITH_AS(model_config_from_json(json), doctest::Contains("unknown key model.n_head"), Error);
+  CHECK_THROWS_WITH_AS(model_config_from_json(json, attention), doctest::Contains("unknown key model.n_head"), Error);
   json.erase("n_head");
   json["d_model"] = "wide";
-  CHECK_THROWS_WITH_AS(model_config_from_json(json), doctest::Contains("model.d_model"), Error);
+  CHECK_THROWS_WITH_AS(model_config_from_json(json, attention), doctest::Contains("model.d_model"), Error);
   json["d_model"] = 2.5;
-  CHECK_THROWS_WITH_AS(model_config_from_json(json), doctest::Contains("expected an integer"), Error);
+  CHECK_THROWS_WITH_AS(model_config_from_json(json, attention), doctest::Contains("expected an integer"), Error);
+  nlohmann::json bad_attention = attention;
+  bad_attention["nape_slopes"] = "quadratic";
+  CHECK_THROWS_WITH_AS(model_config_from_json(model_section(config), bad_attention),
+                       doctest::Contains("invalid attention.nape_slopes: unknown NAPE slope set 'quadratic'; valid: "
+                                         "linear, exp"),
+                       Error);
 }
 
 TEST_CASE("checkpoint round trip restores weights and optimizer") {

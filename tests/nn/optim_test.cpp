@@ -79,11 +79,26 @@ TEST_CASE("adamw rejects invalid options") {
 }
 
 TEST_CASE("warmup then cosine schedule") {
-  CHECK(warmup_cosine_lr(1, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.1));
-  CHECK(warmup_cosine_lr(10, 100, 10, 1.0f, 0.1f) == doctest::Approx(1.0));
-  CHECK(warmup_cosine_lr(55, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.55));
-  CHECK(warmup_cosine_lr(100, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.1));
-  CHECK(warmup_cosine_lr(1, 100, 0, 1.0f, 0.0f) == doctest::Approx(0.5 * (1 + std::cos(M_PI * 0.01))));
+  CHECK(scheduled_lr(LrSchedule::Cosine, 1, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.1));
+  CHECK(scheduled_lr(LrSchedule::Cosine, 10, 100, 10, 1.0f, 0.1f) == doctest::Approx(1.0));
+  CHECK(scheduled_lr(LrSchedule::Cosine, 55, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.55));
+  CHECK(scheduled_lr(LrSchedule::Cosine, 100, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.1));
+  CHECK(scheduled_lr(LrSchedule::Cosine, 1, 100, 0, 1.0f, 0.0f) == doctest::Approx(0.5 * (1 + std::cos(M_PI * 0.01))));
+}
+
+TEST_CASE("linear and constant schedules after warm-up") {
+  // Halfway through the 90 decay steps (step 55), linear is halfway from 1 to 0.1.
+  CHECK(scheduled_lr(LrSchedule::Linear, 5, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.5));
+  CHECK(scheduled_lr(LrSchedule::Linear, 55, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.55));
+  CHECK(scheduled_lr(LrSchedule::Linear, 82, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.28));
+  CHECK(scheduled_lr(LrSchedule::Linear, 100, 100, 10, 1.0f, 0.1f) == doctest::Approx(0.1));
+  CHECK(scheduled_lr(LrSchedule::Constant, 5, 100, 10, 2.0f, 0.1f) == doctest::Approx(1.0));
+  CHECK(scheduled_lr(LrSchedule::Constant, 11, 100, 10, 2.0f, 0.1f) == doctest::Approx(2.0));
+  CHECK(scheduled_lr(LrSchedule::Constant, 100, 100, 10, 2.0f, 0.1f) == doctest::Approx(2.0));
+  CHECK(parse_option<LrSchedule>("linear") == LrSchedule::Linear);
+  CHECK_THROWS_WITH_AS(parse_option<LrSchedule>("step"),
+                       doctest::Contains("unknown learning-rate schedule 'step'; valid: cosine, linear, constant"),
+                       Error);
 }
 
 TEST_CASE("clip_grad_norm scales to the max norm") {

@@ -102,10 +102,10 @@ TEST_CASE("load_trained_model rejects a config that does not match the checkpoin
   std::ostringstream log;
   train_run(tiny_run(nn::Transform::Softmax), folder.path(), log);
   nlohmann::json config = nlohmann::json::parse(read_file(folder.file("config.json")));
-  config["model"]["transform"] = "entmax15";
+  config["attention"]["transform"] = "entmax15";
   write_file_atomically(folder.file("config.json"), config.dump(2));
   CHECK_THROWS_WITH_AS(load_trained_model(folder.path()),
-                       doctest::Contains("model.transform: \"entmax15\" in config.json, \"softmax\" in the checkpoint"),
+                       doctest::Contains("attention.transform: \"entmax15\" in config.json, \"softmax\" in the checkpoint"),
                        Error);
 }
 
