@@ -1,6 +1,8 @@
 #include "nn/checkpoint.h"
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 
 #include "core/error.h"
@@ -8,9 +10,34 @@
 
 namespace entlab::nn {
 
+const char* const kMetadataChecksumKey = "entlab.metadata_checksum";
+
 namespace {
 
 constexpr const char* kFormat = "entlab-checkpoint-1";
+
+// FNV-1a over "key\0value\0" for every entry but the metadata checksum itself, in key order.
+std::string hash_metadata(const Metadata& metadata) {
+  std::string text;
+  for (const auto& [key, value] : metadata) {
+    if (key == kMetadataChecksumKey) continue;
+    text += key;
+    text += '\0';
+    text += value;
+    text += '\0';
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a_64(text.data(), text.size()));
+  return hex;
+}
+
+void verify_metadata_checksum(const Metadata& metadata, const std::string& path) {
+  auto found = metadata.find(kMetadataChecksumKey);
+  if (found == metadata.end()) return;
+  const std::string actual = hash_metadata(metadata);
+  ENTLAB_CHECK(found->second == actual, path, ": metadata checksum mismatch: '", kMetadataChecksumKey, "' is ",
+               found->second, ", but the metadata hashes to ", actual, "; the file header is corrupt");
+}
 
 void copy_into(const Tensor& destination, const Tensor& source, const std::string& path, const std::string& name) {
   ENTLAB_CHECK(source.shape() == destination.shape(), path, ": tensor '", name, "' has shape ",
@@ -50,11 +77,14 @@ void save_checkpoint(const std::string& path, const Module& model, const AdamW* 
     metadata["optimizer_step"] = std::to_string(optimizer->step_count());
   }
   metadata["format"] = kFormat;
+  metadata.erase(kMetadataChecksumKey);
+  metadata[kMetadataChecksumKey] = hash_metadata(metadata);
   write_safetensors(path, tensors, metadata);
 }
 
 Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer) {
   SafetensorsFile file = read_safetensors(path);
+  verify_metadata_checksum(file.metadata, path);
   ENTLAB_CHECK(file.metadata.count("format") && file.metadata.at("format") == kFormat, path,
                ": not an entlab checkpoint (metadata 'format' is missing or not '", kFormat, "')");
   std::map<std::string, Tensor> by_name(file.tensors.begin(), file.tensors.end());

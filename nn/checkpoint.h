@@ -5,6 +5,10 @@
 // whatever the caller adds (the run config, RNG state). The file is written to a
 // temporary name and renamed, so a crash never leaves a half-written checkpoint
 // under the real name.
+//
+// The safetensors checksum covers the tensor data only. A second FNV-1a hash, of the
+// other metadata strings, is stored under "entlab.metadata_checksum", so a damaged step
+// count or RNG state is caught too.
 #pragma once
 
 #include <map>
@@ -17,12 +21,16 @@ namespace entlab::nn {
 
 using Metadata = std::map<std::string, std::string>;
 
+// The metadata key of the hash over the other metadata strings.
+extern const char* const kMetadataChecksumKey;
+
 // Writes the model (and the optimizer's moments and step, when given).
 void save_checkpoint(const std::string& path, const Module& model, const AdamW* optimizer, Metadata metadata);
 
 // Loads weights into `model` (and state into `optimizer`, when given). Every parameter
-// must be present with its shape; errors name the file and the tensor. Returns the
-// file's metadata.
+// must be present with its shape; errors name the file and the tensor. The metadata
+// checksum is verified when present (files written before it existed have none).
+// Returns the file's metadata, which keeps kMetadataChecksumKey if the file had it.
 Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer);
 
 // Reads a non-negative integer stored as a metadata string; errors name the file and key.

@@ -61,6 +61,10 @@ void RunConfig::check_train() const {
   ENTLAB_CHECK(train.threads >= 0 && train.threads <= kMaxThreads, "invalid train.threads = ", train.threads,
                ": must be in [0, ", kMaxThreads, "] (0 uses all cores)");
   ENTLAB_CHECK(train.log_every > 0, "invalid train.log_every = ", train.log_every, ": must be positive");
+  ENTLAB_CHECK(train.checkpoint_every >= 0, "invalid train.checkpoint_every = ", train.checkpoint_every,
+               ": must be >= 0 (0 writes a checkpoint only when a run stops early)");
+  ENTLAB_CHECK(train.keep_checkpoints >= 1, "invalid train.keep_checkpoints = ", train.keep_checkpoints,
+               ": must be at least 1");
 }
 
 void RunConfig::check_eval(const Task& built) const {
@@ -108,7 +112,9 @@ nlohmann::json to_json(const RunConfig& config) {
         {"beta2", json_number(config.train.beta2)},
         {"seed", config.train.seed},
         {"threads", config.train.threads},
-        {"log_every", config.train.log_every}}},
+        {"log_every", config.train.log_every},
+        {"checkpoint_every", config.train.checkpoint_every},
+        {"keep_checkpoints", config.train.keep_checkpoints}}},
       {"eval",
        {{"lengths", config.eval.lengths},
         {"samples_per_length", config.eval.samples_per_length},
@@ -146,6 +152,8 @@ TrainConfig train_config_from_json(const nlohmann::json& json) {
   reader.read("seed", train.seed);
   reader.read("threads", train.threads);
   reader.read("log_every", train.log_every);
+  reader.read("checkpoint_every", train.checkpoint_every);
+  reader.read("keep_checkpoints", train.keep_checkpoints);
   reader.finish();
   return train;
 }

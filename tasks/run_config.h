@@ -39,6 +39,8 @@ struct TrainConfig {
   uint64_t seed = 1;
   int threads = 0;                // 0: all cores (the OpenMP default)
   int64_t log_every = 50;
+  int64_t checkpoint_every = 500;  // steps between checkpoints (0: only when a run stops early)
+  int64_t keep_checkpoints = 2;    // number of newest checkpoints kept; older ones are deleted
 };
 
 struct EvalConfig {

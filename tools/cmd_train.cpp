@@ -1,9 +1,12 @@
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "core/error.h"
 #include "core/json_reader.h"
+#include "core/stop_signal.h"
 #include "nn/config.h"
 #include "tasks/run_config.h"
 #include "tasks/task.h"
@@ -27,6 +30,9 @@ struct TrainFlags {
   double lr = 0;
   int64_t seed = -1;
   int threads = -1;
+  int64_t checkpoint_every = -1, keep_checkpoints = 0;
+  std::string resume;
+  int64_t stop_at = 0;
 };
 
 // Preset or config file, then --set, then every flag the user gave on top.
@@ -51,8 +57,44 @@ tasks::RunConfig build_config(const TrainFlags& flags) {
   if (flags.head_size) config.model.head_size = flags.head_size;
   if (flags.mlp) config.model.mlp_hidden = flags.mlp;
   if (flags.log_every) config.train.log_every = flags.log_every;
+  if (flags.checkpoint_every >= 0) config.train.checkpoint_every = flags.checkpoint_every;
+  if (flags.keep_checkpoints) config.train.keep_checkpoints = flags.keep_checkpoints;
   config.finalize();
   return config;
+}
+
+// --resume takes the whole config from the run folder, so only options that leave the
+// computed result unchanged (or, for --threads, only its last bits) may come with it.
+void check_resume_options(const CLI::App& cmd) {
+  const std::set<std::string> allowed = {"--resume", "--stop-at", "--threads", "--log-every"};
+  for (const CLI::Option* option : cmd.get_options()) {
+    const std::string name = option->get_name();
+    if (option->count() == 0 || allowed.count(name) || name == "--help") continue;
+    throw Error(str_cat(name, " cannot be combined with --resume: a resumed run keeps the config in its "
+                              "config.json; only --stop-at, --threads and --log-every may be added"));
+  }
+}
+
+// --threads, or else train.threads of the run's config.json (-1 if it has none), so the
+// thread note describes the resumed run.
+int resumed_thread_setting(const TrainFlags& flags) {
+  if (flags.threads >= 0) return flags.threads;
+  const std::string config_path = (std::filesystem::path(flags.resume) / "config.json").string();
+  return std::filesystem::exists(config_path) ? tasks::load_run_config(config_path).train.threads : -1;
+}
+
+// Runs `train` with SIGINT and SIGTERM turned into a stop request after the current step.
+template <typename Train>
+tasks::TrainedRun run_with_stop_signals(tasks::TrainOptions& options, Train train) {
+  StopSignalHandler handler;
+  options.stop_signal = stop_signal_flag();
+  return train();
+}
+
+// A run stopped by a signal exits with 128 + the signal number, as a shell reports a
+// process killed by it, so scripts can tell it from a finished run.
+void finish_command(const tasks::TrainedRun& run) {
+  if (run.stop_signal != 0) throw ExitStatus{128 + run.stop_signal};
 }
 
 }  // namespace
@@ -89,8 +131,31 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--log-every", flags->log_every, "Steps between progress lines")
       ->check(integer_in(1, kMaxSteps));
   cmd->add_option("--out", flags->out, "Run folder to create (default runs/<task>-<attention>-<pos>-<time>)");
+  cmd->add_option("--checkpoint-every", flags->checkpoint_every,
+                  "Steps between checkpoints, 0 = only when the run stops early (default 500)")
+      ->check(integer_in(0, kMaxSteps));
+  cmd->add_option("--keep-checkpoints", flags->keep_checkpoints, "Newest checkpoints to keep (default 2)")
+      ->check(integer_in(1, kMaxSteps));
+  cmd->add_option("--stop-at", flags->stop_at,
+                  "Stop after this step and write a checkpoint; continue later with --resume")
+      ->check(integer_in(1, kMaxSteps));
+  cmd->add_option("--resume", flags->resume,
+                  "Continue the stopped run in this folder to its planned steps (only --stop-at, --threads and "
+                  "--log-every may be added)");
 
   cmd->callback([cmd, flags] {
+    tasks::TrainOptions options;
+    options.stop_at = flags->stop_at;
+    if (cmd->count("--resume") > 0) {
+      check_resume_options(*cmd);
+      options.log_every = flags->log_every;
+      tasks::apply_thread_setting(resumed_thread_setting(*flags));
+      print_thread_note();
+      finish_command(run_with_stop_signals(options, [&] {
+        return tasks::resume_run(flags->resume, std::cout, options, flags->threads);
+      }));
+      return;
+    }
     tasks::RunConfig config = build_config(*flags);
     std::string out = cmd->count("--out") > 0 ? flags->out
                                        : default_run_folder(config.task.name + "-" +
@@ -98,7 +163,7 @@ void add_train_command(CLI::App& app) {
                                                             nn::to_string(config.model.position));
     tasks::apply_thread_setting(config.train.threads);
     print_thread_note();
-    tasks::train_run(config, out, std::cout);
+    finish_command(run_with_stop_signals(options, [&] { return tasks::train_run(config, out, std::cout, options); }));
   });
 }
 

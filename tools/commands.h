@@ -6,6 +6,12 @@
 
 namespace entlab::tools {
 
+// Thrown by a subcommand that ends without an error but must exit with a non-zero
+// status, such as a training run stopped by SIGINT (130). main returns `status`.
+struct ExitStatus {
+  int status = 1;
+};
+
 void add_train_command(CLI::App& app);
 void add_config_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
+  } catch (const entlab::tools::ExitStatus& exit) {
+    return exit.status;
   } catch (const entlab::Error& error) {
     std::fprintf(stderr, "entlab: error: %s\n", error.what());
     return 1;

@@ -5,6 +5,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/tape.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "nn/checkpoint.h"
 #include "nn/config.h"
@@ -194,6 +195,23 @@ TEST_CASE("checkpoint round trip restores weights and optimizer") {
   auto restored = other.named_parameters();
   for (size_t i = 0; i < original.size(); ++i) CHECK(original[i].second.to_vector() == restored[i].second.to_vector());
   CHECK(optimizer.exp_avg()[0].to_vector() == other_optimizer.exp_avg()[0].to_vector());
+}
+
+TEST_CASE("checkpoint detects edited metadata") {
+  // The safetensors checksum covers tensor data only, so a changed step count in the
+  // header must be caught by the metadata checksum.
+  entlab_test::TempFolder folder;
+  const std::string path = folder.file("model.safetensors");
+  Transformer model(small_config(Transform::Softmax, PositionEncoding::Nape), 1);
+  save_checkpoint(path, model, nullptr, {{"step", "4"}});
+  CHECK(load_checkpoint(path, model, nullptr).count(kMetadataChecksumKey) == 1);
+
+  std::string bytes = read_file(path);
+  const size_t at = bytes.find("\"step\":\"4\"");
+  REQUIRE(at != std::string::npos);
+  bytes[at + 8] = '5';
+  write_file_atomically(path, bytes);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, model, nullptr), doctest::Contains("metadata checksum mismatch"), Error);
 }
 
 TEST_CASE("checkpoint with another architecture is rejected") {
