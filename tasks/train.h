@@ -2,7 +2,8 @@
 //
 // A run folder holds:
 //   config.json        the full RunConfig (written before the first step)
-//   metrics.jsonl      one JSON object per step: step, loss, lr, grad_norm, ms, tokens_per_s
+//   metrics.jsonl      one JSON object per step: step, loss, lr, grad_norm, ms, tokens_per_s,
+//                      and with ASEntmax beta and gamma (the means per layer)
 //   checkpoints/       the newest train.keep_checkpoints checkpoints (see train_state.h),
 //                      written every train.checkpoint_every steps and when a run stops early
 //   model.safetensors  weights, AdamW state and data RNG state after the last step; its

@@ -173,3 +173,24 @@ TEST_CASE("evaluate counts exact matches per length") {
   CHECK(results[1].heads[0].max_weight <= 1.0);
   CHECK(results[1].heads[0].support_size <= results[1].heads[0].keys);
 }
+
+TEST_CASE("metrics log ASEntmax beta and gamma") {
+  entlab_test::TempFolder scaled, plain;
+  std::ostringstream log;
+  RunConfig config = tiny_run(nn::Transform::Entmax15);
+  config.model.n_layers = 2;
+  config.model.scaling = nn::Scaling::AsentmaxHead;
+  config.train.steps = 2;
+  train_run(config, scaled.path(), log);
+  const nlohmann::json first = nlohmann::json::parse(read_lines(scaled.file("metrics.jsonl")).front());
+  REQUIRE(first.contains("beta"));
+  REQUIRE(first["beta"].size() == 2);
+  REQUIRE(first["gamma"].size() == 2);
+  // One AdamW step of at most lr = 2e-3 (warm-up makes it smaller) from beta 0.05, gamma 0.
+  CHECK(first["beta"][1].get<double>() == doctest::Approx(0.05).epsilon(0.05));
+  CHECK(std::abs(first["gamma"][0].get<double>()) < 0.01);
+
+  config.model.scaling = nn::Scaling::None;
+  train_run(config, plain.path(), log);
+  CHECK_FALSE(nlohmann::json::parse(read_lines(plain.file("metrics.jsonl")).front()).contains("beta"));
+}
