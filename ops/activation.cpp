@@ -5,6 +5,7 @@
 
 #include "autograd/tape.h"
 #include "core/error.h"
+#include "ops/map_values.h"
 #include "core/parallel.h"
 
 namespace entlab {
@@ -118,13 +119,7 @@ Tensor softplus(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor input = x.is_contiguous() ? x : x.clone_values();
-  Tensor out = Tensor::empty(x.shape());
-  const float* xs = input.data();
-  float* y = out.data();
-  const int64_t count = x.numel();
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) y[i] = std::tanh(xs[i]);
+  Tensor out = map_values(x, [](float v) { return std::tanh(v); });
 
   debug_check_forward("tanh", out);
   if (any_requires_grad({x})) {
@@ -135,14 +130,8 @@ Tensor tanh(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor input = x.is_contiguous() ? x : x.clone_values();
-  Tensor out = Tensor::empty(x.shape());
-  const float* xs = input.data();
-  float* y = out.data();
-  const int64_t count = x.numel();
-  // "x <= 0" is false for NaN, so a NaN input passes through. An input of -0 gives +0.
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) y[i] = xs[i] <= 0.0f ? 0.0f : xs[i];
+  // "v <= 0" is false for NaN, so a NaN input passes through. An input of -0 gives +0.
+  Tensor out = map_values(x, [](float v) { return v <= 0.0f ? 0.0f : v; });
 
   debug_check_forward("relu", out);
   if (any_requires_grad({x})) {

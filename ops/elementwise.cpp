@@ -6,6 +6,7 @@
 #include "autograd/tape.h"
 #include "core/parallel.h"
 #include "core/error.h"
+#include "ops/map_values.h"
 
 namespace entlab {
 
@@ -203,9 +204,6 @@ Tensor div(const Tensor& a, const Tensor& b) { return binary<BinaryKind::Div>(a,
 
 namespace {
 
-// A contiguous copy of x's values when x is a strided view; x itself otherwise.
-Tensor dense_values(const Tensor& x) { return x.is_contiguous() ? x : x.clone_values(); }
-
 // Forward: out = s x.  Backward: dx += s g.
 void scale_backward(Node& node) {
   const float* dout = output_grad(node);
@@ -241,19 +239,6 @@ void sigmoid_backward(Node& node) {
   const float* y = out.data();
   const int64_t count = out.numel();
   for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * y[i] * (1.0f - y[i]);
-}
-
-// Applies f to every value of x into a new contiguous tensor.
-template <typename F>
-Tensor map_values(const Tensor& x, F f) {
-  Tensor input = dense_values(x);
-  Tensor out = Tensor::empty(x.shape());
-  const float* in = input.data();
-  float* y = out.data();
-  const int64_t count = out.numel();
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) y[i] = f(in[i]);
-  return out;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "tasks/train.h"
 #include "tasks/train_state.h"
 #include "temp_folder.h"
+#include "tiny_run_config.h"
 
 using namespace entlab;
 using namespace entlab::tasks;
@@ -23,14 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 RunConfig tiny_config(int64_t checkpoint_every) {
-  RunConfig config;
-  config.model.d_model = 16;
-  config.model.n_layers = 1;
-  config.model.n_heads = 2;
-  config.model.head_size = 8;
-  config.model.mlp_hidden = 32;
-  config.task.train_length = 12;
-  config.task.length_spread = 2;
+  RunConfig config = entlab_test::tiny_run_config();
   config.train.batch_size = 4;
   config.train.steps = 8;
   config.train.log_every = 100;

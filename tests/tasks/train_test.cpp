@@ -13,6 +13,7 @@
 #include "tasks/evaluate.h"
 #include "tasks/train.h"
 #include "temp_folder.h"
+#include "tiny_run_config.h"
 
 using namespace entlab;
 using namespace entlab::tasks;
@@ -20,15 +21,8 @@ using namespace entlab::tasks;
 namespace {
 
 RunConfig tiny_run(nn::Transform transform) {
-  RunConfig config;
-  config.model.d_model = 16;
-  config.model.n_layers = 1;
-  config.model.n_heads = 2;
-  config.model.head_size = 8;
-  config.model.mlp_hidden = 32;
+  RunConfig config = entlab_test::tiny_run_config();
   config.model.transform = transform;
-  config.task.train_length = 12;
-  config.task.length_spread = 2;
   config.train.batch_size = 8;
   config.train.steps = 40;
   config.train.log_every = 20;
