@@ -300,8 +300,11 @@ void print_thread_change(const nn::Metadata& metadata, const std::string& path, 
       << " now, so the result may differ in its last bits from an uninterrupted run\n";
 }
 
-// Reads and finalizes config.json; errors name the file.
-RunConfig load_finalized_config(const std::string& config_path) {
+// Reads and finalizes a run folder's config.json; errors name the folder or the file.
+RunConfig load_run_folder_config(const std::string& run_dir) {
+  ENTLAB_CHECK(fs::is_directory(run_dir), "run folder ", run_dir, " does not exist");
+  const std::string config_path = (fs::path(run_dir) / "config.json").string();
+  ENTLAB_CHECK(fs::exists(config_path), "run folder ", run_dir, " has no config.json; is it an entlab run folder?");
   RunConfig config = load_run_config(config_path);
   try {
     config.finalize();
@@ -314,10 +317,7 @@ RunConfig load_finalized_config(const std::string& config_path) {
 }  // namespace
 
 TrainedRun resume_run(const std::string& run_dir, std::ostream& out, const TrainOptions& options, int threads) {
-  ENTLAB_CHECK(fs::is_directory(run_dir), "run folder ", run_dir, " does not exist");
-  const std::string config_path = (fs::path(run_dir) / "config.json").string();
-  ENTLAB_CHECK(fs::exists(config_path), "run folder ", run_dir, " has no config.json; is it an entlab run folder?");
-  const RunConfig config = load_finalized_config(config_path);
+  const RunConfig config = load_run_folder_config(run_dir);
   FolderLock lock(run_dir);
   ENTLAB_CHECK(!fs::exists(fs::path(run_dir) / "model.safetensors"), "run folder ", run_dir,
                " holds a finished run (model.safetensors exists), so there is nothing to resume; evaluate it with "
@@ -363,11 +363,9 @@ std::string unfinished_run_message(const std::string& run_dir, const RunConfig& 
 }  // namespace
 
 std::unique_ptr<nn::Transformer> load_trained_model(const std::string& run_dir, RunConfig* config_out) {
-  ENTLAB_CHECK(fs::is_directory(run_dir), "run folder ", run_dir, " does not exist");
+  RunConfig config = load_run_folder_config(run_dir);
   const std::string config_path = (fs::path(run_dir) / "config.json").string();
   const std::string checkpoint_path = (fs::path(run_dir) / "model.safetensors").string();
-  ENTLAB_CHECK(fs::exists(config_path), "run folder ", run_dir, " has no config.json; is it an entlab run folder?");
-  RunConfig config = load_finalized_config(config_path);
   if (!fs::exists(checkpoint_path)) throw Error(unfinished_run_message(run_dir, config));
 
   check_checkpoint_matches_config(read_safetensors(checkpoint_path).metadata, config, config_path, checkpoint_path);
