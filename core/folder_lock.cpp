@@ -21,7 +21,8 @@ FolderLock::FolderLock(const std::string& folder) : path_((fs::path(folder) / ".
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd_);
     fd_ = -1;
-    throw Error(str_cat("folder ", folder, " is in use by another entlab process (a training run or study writes there); wait until it ends, or use another folder"));
+    throw Error(str_cat("folder ", folder, " is in use by another entlab process (a training run or study writes ",
+                        "there); wait until it ends, or use another folder"));
   }
 }
 
