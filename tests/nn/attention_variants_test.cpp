@@ -47,24 +47,29 @@ Tensor find_parameter(const Module& module, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("every transform and scaling trains through backward") {
+TEST_CASE("every transform, encoding and scaling trains through backward") {
   for (Transform transform : {Transform::Softmax, Transform::Entmax15, Transform::Sparsemax, Transform::Entmax})
-    for (Scaling scaling : {Scaling::None, Scaling::Ssmax, Scaling::AsentmaxHead, Scaling::AsentmaxToken}) {
-      CAPTURE(to_string(transform));
-      CAPTURE(to_string(scaling));
-      ModelConfig config = variant_config(transform, PositionEncoding::Nape, scaling);
-      config.learn_alpha = transform == Transform::Entmax;
-      Transformer model(config, 2);
-      std::vector<int32_t> labels = {1, 2, -100, 4, 5, 6};
-      Tensor loss = cross_entropy(model.forward(token_ids(6), 1, 6), labels, -100);
-      CHECK(std::isfinite(loss.item()));
-      backward(loss);
-      for (const auto& [name, parameter] : model.named_parameters()) {
-        CAPTURE(name);
-        REQUIRE(parameter.grad().defined());
-        for (float g : parameter.grad().to_vector()) CHECK(std::isfinite(g));
+    for (PositionEncoding position :
+         {PositionEncoding::Rope, PositionEncoding::Nope, PositionEncoding::Alibi, PositionEncoding::Nape})
+      for (Scaling scaling : {Scaling::None, Scaling::Ssmax, Scaling::AsentmaxHead, Scaling::AsentmaxToken}) {
+        CAPTURE(to_string(transform));
+        CAPTURE(to_string(position));
+        CAPTURE(to_string(scaling));
+        ModelConfig config = variant_config(transform, position, scaling);
+        config.learn_alpha = transform == Transform::Entmax;
+        config.norm = position == PositionEncoding::Alibi ? Norm::LayerNorm : Norm::RmsNorm;
+        config.activation = position == PositionEncoding::Rope ? Activation::Geglu : Activation::Gelu;
+        Transformer model(config, 2);
+        std::vector<int32_t> labels = {1, 2, -100, 4, 5, 6};
+        Tensor loss = cross_entropy(model.forward(token_ids(6), 1, 6), labels, -100);
+        CHECK(std::isfinite(loss.item()));
+        backward(loss);
+        for (const auto& [name, parameter] : model.named_parameters()) {
+          CAPTURE(name);
+          REQUIRE(parameter.grad().defined());
+          for (float g : parameter.grad().to_vector()) CHECK(std::isfinite(g));
+        }
       }
-    }
 }
 
 TEST_CASE("scaled attention gradient vs finite differences") {

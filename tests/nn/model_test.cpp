@@ -87,10 +87,16 @@ TEST_CASE("transformer is causal for every transform and encoding") {
 
 TEST_CASE("transformer loss gradient vs finite differences") {
   for (Transform transform : {Transform::Softmax, Transform::Entmax15})
-    for (PositionEncoding position : {PositionEncoding::Rope, PositionEncoding::Nape}) {
+    for (PositionEncoding position :
+         {PositionEncoding::Rope, PositionEncoding::Nope, PositionEncoding::Alibi, PositionEncoding::Nape}) {
       CAPTURE(to_string(transform));
       CAPTURE(to_string(position));
-      Transformer model(small_config(transform, position), 11);
+      ModelConfig config = small_config(transform, position);
+      // LayerNorm and the gated MLP on the NoPE and ALiBi models, RMSNorm and GELU on the others.
+      const bool layernorm_geglu = position == PositionEncoding::Nope || position == PositionEncoding::Alibi;
+      config.norm = layernorm_geglu ? Norm::LayerNorm : Norm::RmsNorm;
+      config.activation = layernorm_geglu ? Activation::Geglu : Activation::Gelu;
+      Transformer model(config, 11);
       std::vector<int32_t> ids = token_ids(2 * 5, 7);
       std::vector<int32_t> labels = {1, 2, -100, 4, 5, 6, -100, 0, 1, 2};
       auto loss_fn = [&](const std::vector<Tensor>&) {
