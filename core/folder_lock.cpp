@@ -26,6 +26,13 @@ FolderLock::FolderLock(const std::string& folder) : path_((fs::path(folder) / ".
   }
 }
 
+FolderLock::FolderLock(const std::string& folder, const std::string& option_name)
+    : FolderLock((create_empty_folder(folder, option_name), folder)) {
+  for (const auto& entry : fs::directory_iterator(folder))
+    ENTLAB_CHECK(entry.path() == fs::path(path_), "invalid ", option_name, " ", folder,
+                 ": another entlab process wrote into the folder first; choose a new folder");
+}
+
 FolderLock::~FolderLock() {
   if (fd_ < 0) return;
   ::unlink(path_.c_str());

@@ -11,6 +11,10 @@ class FolderLock {
  public:
   // Throws entlab::Error naming the folder if another process holds the lock.
   explicit FolderLock(const std::string& folder);
+  // Creates the folder for a new run as create_empty_folder does, locks it, and checks
+  // again that it holds nothing but the lock file: two processes started on the same
+  // empty folder cannot both write there. `option_name` names the folder in errors.
+  FolderLock(const std::string& folder, const std::string& option_name);
   ~FolderLock();
   FolderLock(const FolderLock&) = delete;
   FolderLock& operator=(const FolderLock&) = delete;

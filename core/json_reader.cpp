@@ -31,7 +31,8 @@ double json_number(float value) {
 
 JsonReader::JsonReader(const nlohmann::json& object, std::string section)
     : object_(object), section_(std::move(section)) {
-  ENTLAB_CHECK(object_.is_object(), "invalid ", section_, ": expected a JSON object, got ", object_.dump());
+  ENTLAB_CHECK(object_.is_object(), "invalid ", section_, ": expected a JSON object, got ",
+               object_.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
 }
 
 nlohmann::json JsonReader::child(const std::string& key) {

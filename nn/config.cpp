@@ -5,15 +5,16 @@
 namespace entlab::nn {
 
 void ModelConfig::validate() const {
-  auto require_positive = [](const char* key, int64_t value) {
-    ENTLAB_CHECK(value > 0, "invalid model.", key, " = ", value, ": must be a positive integer");
+  auto require_size = [](const char* key, int64_t value, int64_t max) {
+    ENTLAB_CHECK(value > 0 && value <= max, "invalid model.", key, " = ", value, ": must be an integer from 1 to ",
+                 max);
   };
-  require_positive("vocab_size", vocab_size);
-  require_positive("d_model", d_model);
-  require_positive("n_layers", n_layers);
-  require_positive("n_heads", n_heads);
-  require_positive("head_size", head_size);
-  require_positive("mlp_hidden", mlp_hidden);
+  require_size("vocab_size", vocab_size, kMaxVocab);
+  require_size("d_model", d_model, kMaxModelWidth);
+  require_size("n_layers", n_layers, kMaxLayers);
+  require_size("n_heads", n_heads, kMaxHeads);
+  require_size("head_size", head_size, kMaxModelWidth);
+  require_size("mlp_hidden", mlp_hidden, kMaxModelWidth);
   ENTLAB_CHECK(init_std > 0 && init_std <= 1, "invalid model.init_std = ", init_std, ": must be in (0, 1]");
   ENTLAB_CHECK(norm_eps > 0, "invalid model.norm_eps = ", norm_eps, ": must be positive");
 
@@ -28,9 +29,11 @@ void ModelConfig::validate() const {
   ENTLAB_CHECK(rope_base > 1, "invalid attention.rope_base = ", rope_base, ": must be greater than 1");
   ENTLAB_CHECK(nape_alibi_fraction > 0 && nape_alibi_fraction < 1, "invalid attention.nape_alibi_fraction = ",
                nape_alibi_fraction, ": must be in (0, 1), NAPE needs heads of both kinds");
+  // 0.28 * 25 is 7.000000000000001 in double, so "whole" allows a rounding error.
   const double alibi_heads = nape_alibi_fraction * static_cast<double>(n_heads);
-  ENTLAB_CHECK(position != PositionEncoding::Nape || (alibi_heads == std::round(alibi_heads) && alibi_heads >= 1 &&
-                                                      alibi_heads <= static_cast<double>(n_heads - 1)),
+  const bool whole = std::fabs(alibi_heads - std::round(alibi_heads)) < 1e-9;
+  ENTLAB_CHECK(position != PositionEncoding::Nape || (whole && std::round(alibi_heads) >= 1 &&
+                                                      std::round(alibi_heads) <= static_cast<double>(n_heads - 1)),
                "invalid model.n_heads = ", n_heads, " with attention.position = nape: attention.nape_alibi_fraction = ",
                nape_alibi_fraction, " of ", n_heads, " heads is ", alibi_heads,
                " ALiBi heads; the fraction times the head count must be a whole number from 1 to n_heads - 1 "
@@ -40,6 +43,20 @@ void ModelConfig::validate() const {
                ": must be positive");
   ENTLAB_CHECK(std::isfinite(scale_delta) && std::isfinite(ssmax_init), "invalid attention.scale_delta or "
                "attention.ssmax_init: must be finite");
+}
+
+double parameter_count(const ModelConfig& config) {
+  const double width = static_cast<double>(config.d_model);
+  const double heads = static_cast<double>(config.n_heads);
+  const double attention_width = heads * static_cast<double>(config.head_size);
+  const double mlp_matrices = config.activation == Activation::Geglu ? 3.0 : 2.0;
+  const double projections = 4.0 * width * attention_width;  // q, k, v, out
+  const double mlp = mlp_matrices * width * static_cast<double>(config.mlp_hidden);
+  const double norms = 2.0 * 2.0 * width;                      // two norms, weight and bias at most
+  const double head_extras = 2.0 * width * heads + 3.0 * heads;  // at most: ASEntmax projections, alpha
+  const double per_layer = projections + mlp + norms + head_extras;
+  return 2.0 * static_cast<double>(config.vocab_size) * width + static_cast<double>(config.n_layers) * per_layer +
+         2.0 * width;
 }
 
 int64_t nape_alibi_heads(const ModelConfig& config) {

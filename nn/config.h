@@ -100,6 +100,13 @@ void read_option(JsonReader& reader, const std::string& section, const std::stri
   }
 }
 
+// Upper bounds on the model sizes: far above what trains on a CPU, low enough that no
+// size product overflows 64 bits.
+constexpr int64_t kMaxModelWidth = 1 << 16;  // d_model, head_size, mlp_hidden
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxHeads = 1024;
+constexpr int64_t kMaxVocab = 1 << 24;
+
 struct ModelConfig {
   // "model" section.
   int64_t vocab_size = 0;  // 0 in a config file: taken from the task
@@ -132,6 +139,10 @@ struct ModelConfig {
   void validate() const;
 };
 
+// An upper bound on the number of weights of the model, close for the usual settings. It
+// is computed in double so that no size product overflows, and checks memory before
+// anything is allocated.
+double parameter_count(const ModelConfig& config);
 // The number of ALiBi heads under NAPE: nape_alibi_fraction * n_heads (0 for other encodings).
 int64_t nape_alibi_heads(const ModelConfig& config);
 // The ALiBi slope of every head (0 for heads without a distance bias).

@@ -40,6 +40,12 @@ void RunConfig::check_task(const Task& built) const {
   const double time = static_cast<double>(input_tokens(built, task.train_length + task.length_spread));
   const double attention_bytes = 5.0 * model.n_layers * train.batch_size * model.n_heads * time * time * sizeof(float);
   const double memory_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  // Weights, gradients and the two AdamW moments: four floats per parameter.
+  const double parameter_bytes = 4.0 * sizeof(float) * nn::parameter_count(model);
+  ENTLAB_CHECK(memory_bytes <= 0 || parameter_bytes < memory_bytes, "invalid model sizes (d_model ", model.d_model,
+               ", n_layers ", model.n_layers, ", mlp_hidden ", model.mlp_hidden, ", vocab ", model.vocab_size,
+               "): the weights, gradients and AdamW moments would need about ", parameter_bytes / (1 << 30),
+               " GiB, and this machine has ", memory_bytes / (1 << 30), " GiB");
   ENTLAB_CHECK(memory_bytes <= 0 || attention_bytes < memory_bytes, "invalid task.train_length = ",
                task.train_length, " with train.batch_size = ", train.batch_size, ": training would need about ",
                attention_bytes / (1 << 30), " GiB for attention weights alone, and this machine has ",
@@ -71,9 +77,12 @@ void RunConfig::check_eval(const Task& built) const {
   ENTLAB_CHECK(eval.samples_per_length > 0, "invalid eval.samples_per_length = ", eval.samples_per_length,
                ": must be positive");
   ENTLAB_CHECK(eval.batch_size > 0, "invalid eval.batch_size = ", eval.batch_size, ": must be positive");
-  for (int64_t length : eval.lengths)
-    ENTLAB_CHECK(length >= built.min_length(), "invalid eval.lengths entry ", length, ": task ", task.name,
-                 " needs lengths of at least ", built.min_length());
+  check_eval_lengths(built, model, eval_lengths(), "eval.lengths");
+  std::vector<int64_t> sorted = eval.lengths;
+  std::sort(sorted.begin(), sorted.end());
+  const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
+  ENTLAB_CHECK(repeated == sorted.end(), "invalid eval.lengths: ", repeated == sorted.end() ? 0 : *repeated,
+               " is listed twice");
 }
 
 void RunConfig::set_task(const std::string& name) {

@@ -17,7 +17,8 @@ std::string Task::token_text(int32_t token) const {
 // --- Copy --------------------------------------------------------------------------------
 
 CopyTask::CopyTask(int32_t alphabet) : alphabet_(alphabet) {
-  ENTLAB_CHECK(alphabet >= 2, "invalid task.options.alphabet = ", alphabet, ": must be at least 2");
+  ENTLAB_CHECK(alphabet >= 2 && alphabet <= kMaxCopyAlphabet, "invalid task.options.alphabet = ", alphabet,
+               ": must be from 2 to ", kMaxCopyAlphabet);
 }
 
 Sample CopyTask::generate(Rng& rng, int64_t length) const {

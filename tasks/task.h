@@ -48,6 +48,9 @@ class Task {
   virtual std::string token_text(int32_t token) const;
 };
 
+// The largest Copy alphabet: far beyond any study, and its vocabulary stays below nn::kMaxVocab.
+constexpr int32_t kMaxCopyAlphabet = 1 << 20;
+
 // Copy: the source is `length` symbols drawn uniformly from an alphabet of size
 // `alphabet`; the target repeats it.
 class CopyTask : public Task {

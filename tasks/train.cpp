@@ -238,13 +238,13 @@ void check_stop_at(int64_t stop_at, int64_t resumed_step, int64_t steps) {
 TrainedRun train_run(const RunConfig& config, const std::string& run_dir, std::ostream& out,
                      const TrainOptions& options) {
   check_stop_at(options.stop_at, 0, config.train.steps);
-  create_empty_folder(run_dir, "run folder (--out)");
-  FolderLock lock(run_dir);
   apply_thread_setting(config.train.threads);
+  // The model first: if it does not fit in memory, no half-made run folder is left behind.
+  TrainState state = initial_train_state(config);
+  FolderLock lock(run_dir, "run folder (--out)");
   write_file_atomically((fs::path(run_dir) / "config.json").string(), to_json(config).dump(2) + "\n");
   write_file_atomically((fs::path(run_dir) / "metrics.jsonl").string(), "");
 
-  TrainState state = initial_train_state(config);
   print_header(config, state.model->parameter_count(), out);
   return run_steps(config, run_dir, state, options, out);
 }

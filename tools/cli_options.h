@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "nn/config.h"
+
 namespace entlab::tools {
 
 // Accepts a whole number in [low, high]: "'abc' is not an integer", "0 is out of range:
@@ -28,6 +30,6 @@ void print_thread_note();
 constexpr int64_t kMaxSteps = 1000000000;
 constexpr int64_t kMaxBatch = 65536;
 constexpr int64_t kMaxLength = 1 << 20;
-constexpr int64_t kMaxWidth = 1 << 16;
+constexpr int64_t kMaxWidth = nn::kMaxModelWidth;
 
 }  // namespace entlab::tools

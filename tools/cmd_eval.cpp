@@ -35,7 +35,8 @@ void run_eval(const EvalFlags& flags) {
 
   tasks::EvalOptions options;
   options.lengths = requested_lengths.empty() ? config.eval_lengths() : requested_lengths;
-  tasks::check_eval_lengths(*task, config.model, options.lengths, "--lengths");
+  tasks::check_eval_lengths(*task, config.model, options.lengths,
+                            requested_lengths.empty() ? "eval.lengths (config.json)" : "--lengths");
   options.samples_per_length = flags.samples ? flags.samples : config.eval.samples_per_length;
   options.batch_size = flags.batch ? flags.batch : config.eval.batch_size;
   options.seed = flags.seed >= 0 ? static_cast<uint64_t>(flags.seed) : config.eval.seed;

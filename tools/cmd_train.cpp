@@ -124,8 +124,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--spread", flags->spread, "Lengths drawn from [L - spread, L + spread]")
       ->check(integer_in(0, kMaxLength));
   cmd->add_option("--d-model", flags->d_model, "Model width C")->check(integer_in(1, kMaxWidth));
-  cmd->add_option("--layers", flags->layers, "Transformer blocks")->check(integer_in(1, 1024));
-  cmd->add_option("--heads", flags->heads, "Attention heads")->check(integer_in(1, 1024));
+  cmd->add_option("--layers", flags->layers, "Transformer blocks")->check(integer_in(1, nn::kMaxLayers));
+  cmd->add_option("--heads", flags->heads, "Attention heads")->check(integer_in(1, nn::kMaxHeads));
   cmd->add_option("--head-size", flags->head_size, "Head size hs")->check(integer_in(1, kMaxWidth));
   cmd->add_option("--mlp", flags->mlp, "MLP hidden width")->check(integer_in(1, kMaxWidth));
   cmd->add_option("--log-every", flags->log_every, "Steps between progress lines")

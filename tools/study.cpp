@@ -62,7 +62,11 @@ tasks::RunConfig variant_config(const StudyOptions& options, const StudyVariant&
   config.train.log_every = std::max<int64_t>(1, options.steps / 10);
   config.eval.samples_per_length = options.samples;
   for (int64_t multiple : options.multiples) config.eval.lengths.push_back(multiple * config.task.train_length);
-  config.finalize();
+  try {
+    config.finalize();
+  } catch (const Error& error) {
+    throw Error(str_cat("invalid study settings (--task, --multiples and the others): ", error.what()));
+  }
   return config;
 }
 
@@ -323,17 +327,13 @@ std::string markdown_report(const std::vector<VariantResult>& results, const Stu
 void check_study_options(const StudyOptions& options) {
   ENTLAB_CHECK(!options.variants.empty() && !options.multiples.empty(), "study: no variants or lengths to run");
   ENTLAB_CHECK(options.seeds >= 1, "invalid --seeds ", options.seeds, ": must be at least 1");
-  for (const StudyVariant& variant : options.variants) {
-    tasks::RunConfig config = variant_config(options, variant, options.seed);
-    std::unique_ptr<tasks::Task> task = tasks::make_task(config.task.name, config.task.options);
-    tasks::check_eval_lengths(*task, config.model, config.eval_lengths(), "--multiples");
-  }
+  // variant_config checks every setting, the evaluation lengths included.
+  for (const StudyVariant& variant : options.variants) variant_config(options, variant, options.seed);
 }
 
 std::vector<VariantResult> run_study(const StudyOptions& options, std::ostream& out) {
   check_study_options(options);
-  create_empty_folder(options.out_dir, "study folder (--out)");
-  FolderLock lock(options.out_dir);
+  FolderLock lock(options.out_dir, "study folder (--out)");
   auto start = std::chrono::steady_clock::now();
 
   std::vector<VariantResult> results;

@@ -230,3 +230,25 @@ TEST_CASE("checkpoint with another architecture is rejected") {
   CHECK_THROWS_WITH_AS(load_checkpoint(folder.file("model.safetensors"), other, nullptr),
                        doctest::Contains("model.embed.weight"), Error);
 }
+
+TEST_CASE("parameter_count bounds the real count") {
+  for (Activation activation : {Activation::Gelu, Activation::Geglu}) {
+    ModelConfig config = small_config(Transform::Softmax, PositionEncoding::Nape);
+    config.activation = activation;
+    config.norm = Norm::LayerNorm;
+    const double real = static_cast<double>(Transformer(config, 1).parameter_count());
+    CHECK(parameter_count(config) >= real);
+    CHECK(parameter_count(config) <= 1.25 * real);
+  }
+}
+
+TEST_CASE("model sizes have upper bounds") {
+  ModelConfig config = small_config(Transform::Softmax, PositionEncoding::Nape);
+  config.d_model = int64_t{1} << 62;
+  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("invalid model.d_model = 4611686018427387904: must be an "
+                                                            "integer from 1 to 65536"),
+                       Error);
+  config.d_model = 8;
+  config.mlp_hidden = int64_t{1} << 62;
+  CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("invalid model.mlp_hidden"), Error);
+}

@@ -21,6 +21,9 @@ TEST_CASE("every preset finalizes") {
   CHECK(paper.model.d_model == 256);
   CHECK(paper.model.n_heads == 16);
   CHECK(paper.model.activation == nn::Activation::Geglu);
+  // Copy at 2048 has 4099 tokens, whose attention weights need more than 4 GiB.
+  CHECK(paper.eval.lengths == std::vector<int64_t>{64, 128, 256, 512, 1024});
+  CHECK(preset_config("paper-flipflop").eval.lengths.back() == 2048);
   CHECK_THROWS_WITH_AS(preset_config("huge"), doctest::Contains("unknown preset 'huge'; valid: tiny, small, paper-"),
                        Error);
 }
