@@ -24,6 +24,23 @@ std::vector<std::string> split(const std::string& text, char separator);
 // 0.002 rather than 0.0020000000949949026 (the float's exact value).
 double json_number(float value);
 
+// Parses JSON text like Json::parse, but an object that repeats a key is an error
+// ("the JSON repeats the key 'k' in one object") where nlohmann::json would keep the last
+// value silently. Syntax errors throw nlohmann's parse_error, as Json::parse does.
+template <typename Json>
+Json parse_json_without_repeated_keys(const std::string& text) {
+  using Event = typename Json::parse_event_t;
+  std::vector<std::set<std::string>> open_objects;  // the keys seen in each open object
+  auto reject_repeated_keys = [&](int /*depth*/, Event event, Json& parsed) {
+    if (event == Event::object_start) open_objects.emplace_back();
+    if (event == Event::object_end) open_objects.pop_back();
+    if (event == Event::key && !open_objects.back().insert(parsed.template get<std::string>()).second)
+      throw Error(str_cat("the JSON repeats the key '", parsed.template get<std::string>(), "' in one object"));
+    return true;
+  };
+  return Json::parse(text, reject_repeated_keys);
+}
+
 class JsonReader {
  public:
   // `section` is the key path of `object` used in messages ("model", "train").

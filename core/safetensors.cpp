@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_reader.h"
 
 // Tensor bytes are copied to and from float storage unchanged, which matches the format's
 // little-endian data only on a little-endian host.
@@ -114,24 +115,14 @@ struct TensorEntry {
   uint64_t end = 0;
 };
 
-// Parses the header JSON. nlohmann::json silently keeps the last of repeated keys, but the
-// format forbids repeats, so a parser callback tracks the keys of every open object.
+// Parses the header JSON. The format forbids repeated keys.
 HeaderJson parse_header_json(const std::string& path, const std::string& text) {
-  using Event = HeaderJson::parse_event_t;
-  std::vector<std::set<std::string>> open_objects;
-  auto reject_repeated_keys = [&](int /*depth*/, Event event, HeaderJson& parsed) {
-    if (event == Event::object_start) open_objects.emplace_back();
-    if (event == Event::object_end) open_objects.pop_back();
-    if (event == Event::key && !open_objects.back().insert(parsed.get<std::string>()).second) {
-      fail(path, str_cat("the header repeats the key '", parsed.get<std::string>(), "'"));
-    }
-    return true;
-  };
-
   try {
-    return HeaderJson::parse(text, reject_repeated_keys);
+    return parse_json_without_repeated_keys<HeaderJson>(text);
   } catch (const nlohmann::json::parse_error& error) {
     fail(path, str_cat("the header is not valid JSON: ", error.what()));
+  } catch (const Error& error) {
+    fail(path, str_cat("the header is not valid: ", error.what()));
   }
 }
 

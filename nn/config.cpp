@@ -136,6 +136,10 @@ void read_model_section(const nlohmann::json& json, ModelConfig& config) {
   reader.read("norm_eps", config.norm_eps);
   read_option(reader, "model", "activation", config.activation);
   reader.read("init_std", config.init_std);
+  const nlohmann::json attention_keys = attention_section(ModelConfig{});
+  for (const auto& [key, value] : attention_keys.items())
+    ENTLAB_CHECK(!json.contains(key), "invalid key model.", key, ": attention settings go in the \"attention\" ",
+                 "section (attention.", key, ")");
   reader.finish();
 }
 

@@ -230,13 +230,19 @@ RunConfig load_run_config(const std::string& path) {
   const std::string text = read_file(path);
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(text);
+    json = parse_json_without_repeated_keys<nlohmann::json>(text);
   } catch (const nlohmann::json::parse_error& error) {
-    const size_t end = std::min<size_t>(error.byte, text.size());
+    // error.byte counts the bytes read up to and including the offending one, so the
+    // lines before it are the newlines among the first byte - 1 bytes. An unexpected end
+    // of the file is reported on its last line, not on the empty one after the final newline.
+    size_t end = std::min<size_t>(error.byte > 0 ? error.byte - 1 : 0, text.size());
+    if (end == text.size() && end > 0 && text.back() == '\n') --end;
     const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(end), '\n');
     throw Error(str_cat(path, ":", line, ": invalid JSON (byte ", error.byte, "): ", error.what()));
   } catch (const nlohmann::json::exception& error) {
     throw Error(str_cat(path, ": invalid JSON: ", error.what()));
+  } catch (const Error& error) {
+    throw Error(str_cat(path, ": ", error.what()));
   }
   try {
     return run_config_from_json(json);

@@ -253,17 +253,21 @@ namespace {
 
 // Keeps the metrics lines of steps up to `step` and rewrites the file atomically. The
 // stopped process may have logged later steps before it died, and those steps will run
-// again. A line that is not a JSON object with an integer "step" (cut off by a crash) is
-// dropped.
-void truncate_metrics(const std::string& path, int64_t step) {
+// again. A line that is not a JSON object with an integer "step" (cut off by a crash, or
+// edited) is dropped with a warning on `out`.
+void truncate_metrics(const std::string& path, int64_t step, std::ostream& out) {
   std::string kept_lines;
+  int64_t unreadable = 0;
   std::istringstream lines(fs::exists(path) ? read_file(path) : "");
   for (std::string line; std::getline(lines, line);) {
     const nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
-    if (entry.is_object() && entry.contains("step") && entry["step"].is_number_integer() &&
-        entry["step"].get<int64_t>() <= step)
-      kept_lines += line + "\n";
+    const bool readable = entry.is_object() && entry.contains("step") && entry["step"].is_number_integer();
+    if (!readable) ++unreadable;
+    if (readable && entry["step"].get<int64_t>() <= step) kept_lines += line + "\n";
   }
+  if (unreadable > 0)
+    out << "warning: dropped " << unreadable << " unreadable line(s) of " << path
+        << " (not a JSON object with an integer \"step\")\n";
   write_file_atomically(path, kept_lines);
 }
 
@@ -302,7 +306,9 @@ void print_thread_change(const nn::Metadata& metadata, const std::string& path, 
 
 // Reads and finalizes a run folder's config.json; errors name the folder or the file.
 RunConfig load_run_folder_config(const std::string& run_dir) {
-  ENTLAB_CHECK(fs::is_directory(run_dir), "run folder ", run_dir, " does not exist");
+  ENTLAB_CHECK(!run_dir.empty(), "the run folder name is empty");
+  ENTLAB_CHECK(fs::exists(run_dir), "run folder ", run_dir, " does not exist");
+  ENTLAB_CHECK(fs::is_directory(run_dir), "run folder ", run_dir, " is not a folder; give the folder entlab train wrote");
   const std::string config_path = (fs::path(run_dir) / "config.json").string();
   ENTLAB_CHECK(fs::exists(config_path), "run folder ", run_dir, " has no config.json; is it an entlab run folder?");
   RunConfig config = load_run_config(config_path);
@@ -329,7 +335,7 @@ TrainedRun resume_run(const std::string& run_dir, std::ostream& out, const Train
   check_stop_at(options.stop_at, restored.state.step, config.train.steps);
   set_aside_rejected(restored.rejected, out);
   remove_leftover_temporaries(run_dir);
-  truncate_metrics((fs::path(run_dir) / "metrics.jsonl").string(), restored.state.step);
+  truncate_metrics((fs::path(run_dir) / "metrics.jsonl").string(), restored.state.step, out);
 
   print_header(config, restored.state.model->parameter_count(), out);
   print_thread_change(restored.metadata, restored.file.path, out);

@@ -36,6 +36,9 @@ void add_config_command(CLI::App& app) {
       return;
     }
     ENTLAB_CHECK(!std::filesystem::exists(*out), "--out ", *out, " already exists; choose a new file name");
+    const std::filesystem::path parent = std::filesystem::path(*out).parent_path();
+    ENTLAB_CHECK(parent.empty() || std::filesystem::is_directory(parent), "--out ", *out, ": the folder ",
+                 parent.string(), " does not exist");
     write_file_atomically(*out, text);
     std::cout << "wrote " << *out << "\n";
   });

@@ -59,7 +59,12 @@ tasks::RunConfig build_config(const TrainFlags& flags) {
   if (flags.log_every) config.train.log_every = flags.log_every;
   if (flags.checkpoint_every >= 0) config.train.checkpoint_every = flags.checkpoint_every;
   if (flags.keep_checkpoints) config.train.keep_checkpoints = flags.keep_checkpoints;
-  config.finalize();
+  try {
+    config.finalize();
+  } catch (const Error& error) {
+    if (flags.source.config_file.empty()) throw;
+    throw Error(str_cat(flags.source.config_file, " (with the command-line changes): ", error.what()));
+  }
   return config;
 }
 

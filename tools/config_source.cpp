@@ -13,15 +13,19 @@ void add_config_source_options(CLI::App* cmd, ConfigSource& source) {
   preset->excludes(file);
   cmd->add_option("--set", source.assignments,
                   "Change one config key, e.g. --set model.d_model=128 --set attention.transform=entmax15 "
-                  "(repeatable; applied after --preset or --config, before the other flags)")
+                  "(repeatable; applied after --preset or --config, task.name first, before the other flags)")
       ->allow_extra_args(false);
 }
 
 tasks::RunConfig load_config_source(const ConfigSource& source) {
-  tasks::RunConfig config = source.config_file.empty()
-                                ? tasks::preset_config(source.preset.empty() ? "small" : source.preset)
-                                : tasks::load_run_config(source.config_file);
-  for (const std::string& assignment : source.assignments) tasks::apply_assignment(config, assignment);
+  tasks::RunConfig config = source.config_file.empty() ? tasks::preset_config(source.preset)
+                                                       : tasks::load_run_config(source.config_file);
+  // task.name first: a new name resets the task options, which would otherwise drop an
+  // option set for the new task before its name.
+  for (const std::string& assignment : source.assignments)
+    if (assignment.rfind("task.name=", 0) == 0) tasks::apply_assignment(config, assignment);
+  for (const std::string& assignment : source.assignments)
+    if (assignment.rfind("task.name=", 0) != 0) tasks::apply_assignment(config, assignment);
   return config;
 }
 

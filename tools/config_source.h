@@ -12,8 +12,8 @@
 namespace entlab::tools {
 
 struct ConfigSource {
-  std::string preset;       // empty: "small", unless a file is given
-  std::string config_file;  // excludes preset
+  std::string preset = "small";  // used unless a file is given
+  std::string config_file;       // excludes preset
   std::vector<std::string> assignments;
 };
 

@@ -1,9 +1,12 @@
 // Run configs: presets, --set assignments and the errors a user sees for bad keys.
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "core/error.h"
 #include "tasks/presets.h"
 #include "tasks/run_config.h"
+#include "temp_folder.h"
 
 using namespace entlab;
 using namespace entlab::tasks;
@@ -98,7 +101,9 @@ TEST_CASE("attention key under model rejected") {
   nlohmann::json json = to_json(RunConfig{});
   json["model"]["transform"] = "softmax";
   CHECK_THROWS_WITH_AS(run_config_from_json(json),
-                       doctest::Contains("unknown key model.transform; allowed keys: vocab_size"), Error);
+                       doctest::Contains("invalid key model.transform: attention settings go in the \"attention\" "
+                                         "section (attention.transform)"),
+                       Error);
 }
 
 TEST_CASE("model norm, activation and schedule keys round trip") {
@@ -114,4 +119,27 @@ TEST_CASE("model norm, activation and schedule keys round trip") {
   CHECK(copy.model.nape_slopes == nn::NapeSlopes::Exp);
   CHECK(copy.train.schedule == nn::LrSchedule::Constant);
   CHECK(to_json(copy) == to_json(config));
+}
+
+TEST_CASE("config file errors point at the right line") {
+  entlab_test::TempFolder folder;
+  auto error_of = [&](const std::string& text) {
+    {
+      std::ofstream file(folder.file("c.json"), std::ios::trunc);
+      file << text;
+    }
+    try {
+      load_run_config(folder.file("c.json"));
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  // A raw newline inside a string is the fault, on line 2.
+  CHECK(error_of("{\n \"task\": {\"name\": \"co\npy\"}}\n").find("c.json:2:") != std::string::npos);
+  // The file ends early: reported on its last line, not the empty one after it.
+  CHECK(error_of("{\"model\": {}\n").find("c.json:1:") != std::string::npos);
+  CHECK(error_of("{\n  \"train\": {\n    \"steps\": 10,\n  }\n}\n").find("c.json:4:") != std::string::npos);
+  CHECK(error_of("{\"model\": {\"d_model\": 16, \"d_model\": 8}}").find("repeats the key 'd_model'") !=
+        std::string::npos);
 }
