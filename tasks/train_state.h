@@ -44,9 +44,9 @@ void save_train_state(const std::string& path, const TrainState& state, const Ru
 std::pair<TrainState, nn::Metadata> load_train_state(const std::string& path, const RunConfig& config);
 
 // Lists the keys of `sections` ("model", "train", ...) in which `config` and the run
-// config stored in a checkpoint's metadata differ, one line "\n  section.key: A in
-// config.json, B in the checkpoint" each; empty when they agree. Throws if the metadata
-// holds no valid run config.
+// config stored in a checkpoint's metadata differ. Each gets one line of the form
+// "\n  section.key: A in config.json, B in the checkpoint", and the result is empty when
+// they agree. Throws if the metadata holds no valid run config.
 std::string saved_config_differences(const nn::Metadata& metadata, const RunConfig& config,
                                      const std::vector<std::string>& sections, const std::string& path);
 
