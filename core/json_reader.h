@@ -83,6 +83,9 @@ class JsonReader {
                             : stored.is_number_integer() &&
                                   (stored.is_number_unsigned() || stored.get<int64_t>() >= 0) &&
                                   stored.get<uint64_t>() <= std::numeric_limits<T>::max();
+      // The full 64-bit range is no useful hint, so only narrower types name their range.
+      if (!fits && std::is_same_v<T, int64_t>) fail(key_path, stored, "an integer");
+      if (!fits && std::is_same_v<T, uint64_t>) fail(key_path, stored, "a non-negative integer");
       if (!fits)
         fail(key_path, stored, str_cat("an integer from ", +std::numeric_limits<T>::min(), " to ",
                                        +std::numeric_limits<T>::max()));

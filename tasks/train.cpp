@@ -50,9 +50,9 @@ void print_header(const RunConfig& config, int64_t parameters, std::ostream& out
       << " attention, " << nn::to_string(config.model.position) << " positions\n";
   for (const char* section : {"model", "attention", "task", "train"})
     for (const auto& [key, value] : json[section].items())
-      out << "  " << std::left << std::setw(28) << (std::string(section) + "." + key) << value.dump() << "\n";
-  out << "  " << std::left << std::setw(28) << "parameters" << parameters << "\n"
-      << "  " << std::left << std::setw(28) << "threads" << num_threads() << "\n";
+      out << "  " << std::left << std::setw(32) << (std::string(section) + "." + key) << value.dump() << "\n";
+  out << "  " << std::left << std::setw(32) << "parameters" << parameters << "\n"
+      << "  " << std::left << std::setw(32) << "threads" << num_threads() << "\n";
   out.flush();
 }
 

@@ -135,7 +135,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--mlp", flags->mlp, "MLP hidden width")->check(integer_in(1, kMaxWidth));
   cmd->add_option("--log-every", flags->log_every, "Steps between progress lines")
       ->check(integer_in(1, kMaxSteps));
-  cmd->add_option("--out", flags->out, "Run folder to create (default runs/<task>-<attention>-<pos>-<time>)");
+  cmd->add_option("--out", flags->out, "Run folder to create (default runs/<task>-<attention>-<pos>-<date>-<time>)");
   cmd->add_option("--checkpoint-every", flags->checkpoint_every,
                   "Steps between checkpoints, 0 = only when the run stops early (default 500)")
       ->check(integer_in(0, kMaxSteps));
