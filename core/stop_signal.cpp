@@ -8,11 +8,15 @@ namespace entlab {
 
 namespace {
 
-volatile std::sig_atomic_t received_signal = 0;
+// An OpenMP worker thread may run the handler while the main thread reads the flag, so
+// it is a lock-free atomic: async-signal-safe and free of data races.
+std::atomic<int> received_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the stop flag must be lock-free to be signal-safe");
 std::atomic<bool> handler_installed{false};
 
 extern "C" void record_stop_signal(int signal_number) {
-  if (received_signal == 0) received_signal = signal_number;
+  int none = 0;
+  received_signal.compare_exchange_strong(none, signal_number);
 }
 
 // Installs the handler for `signal_number` and returns the previous action. A signal
@@ -49,6 +53,6 @@ StopSignalHandler::~StopSignalHandler() {
   handler_installed = false;
 }
 
-const volatile std::sig_atomic_t* stop_signal_flag() { return &received_signal; }
+const std::atomic<int>* stop_signal_flag() { return &received_signal; }
 
 }  // namespace entlab

@@ -2,6 +2,7 @@
 // can stop at a safe point and save its state instead of dying mid-write.
 #pragma once
 
+#include <atomic>
 #include <csignal>
 
 namespace entlab {
@@ -27,6 +28,6 @@ class StopSignalHandler {
 
 // The number of the first stop signal received while a StopSignalHandler existed
 // (SIGINT or SIGTERM), or 0. The flag lives as long as the process.
-const volatile std::sig_atomic_t* stop_signal_flag();
+const std::atomic<int>* stop_signal_flag();
 
 }  // namespace entlab

@@ -82,11 +82,21 @@ void save_checkpoint(const std::string& path, const Module& model, const AdamW* 
   write_safetensors(path, tensors, metadata);
 }
 
-Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer) {
+SafetensorsFile read_checkpoint(const std::string& path) {
   SafetensorsFile file = read_safetensors(path);
   verify_metadata_checksum(file.metadata, path);
   ENTLAB_CHECK(file.metadata.count("format") && file.metadata.at("format") == kFormat, path,
                ": not an entlab checkpoint (metadata 'format' is missing or not '", kFormat, "')");
+  return file;
+}
+
+Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer) {
+  SafetensorsFile file = read_checkpoint(path);
+  copy_checkpoint(file, path, model, optimizer);
+  return file.metadata;
+}
+
+void copy_checkpoint(const SafetensorsFile& file, const std::string& path, const Module& model, AdamW* optimizer) {
   std::map<std::string, Tensor> by_name(file.tensors.begin(), file.tensors.end());
   auto find = [&](const std::string& name) -> const Tensor& {
     auto it = by_name.find(name);
@@ -110,7 +120,6 @@ Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* op
     }
     optimizer->set_step_count(metadata_integer(file.metadata, "optimizer_step", path));
   }
-  return file.metadata;
 }
 
 }  // namespace entlab::nn

@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 
+#include "core/safetensors.h"
 #include "nn/module.h"
 #include "nn/optim.h"
 
@@ -27,11 +28,17 @@ extern const char* const kMetadataChecksumKey;
 // Writes the model (and the optimizer's moments and step, when given).
 void save_checkpoint(const std::string& path, const Module& model, const AdamW* optimizer, Metadata metadata);
 
-// Loads weights into `model` (and state into `optimizer`, when given). Every parameter
-// must be present with its shape; errors name the file and the tensor. The metadata
-// checksum is verified when present (files written before it existed have none).
-// Returns the file's metadata, which keeps kMetadataChecksumKey if the file had it.
+// Loads weights into `model` (and state into `optimizer`, when given): read_checkpoint,
+// then copy_checkpoint. Returns the file's metadata, which keeps kMetadataChecksumKey if
+// the file had it.
 Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer);
+
+// Reads a checkpoint file and verifies it: the data checksum, the metadata checksum when
+// present (files written before it existed have none) and the format. Errors name the file.
+SafetensorsFile read_checkpoint(const std::string& path);
+// Copies a verified checkpoint's tensors into `model` (and `optimizer`, when given). Every
+// parameter must be present with its shape; errors name the file and the tensor.
+void copy_checkpoint(const SafetensorsFile& file, const std::string& path, const Module& model, AdamW* optimizer);
 
 // Reads a non-negative integer stored as a metadata string; errors name the file and key.
 int64_t metadata_integer(const Metadata& metadata, const std::string& key, const std::string& path);

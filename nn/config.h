@@ -140,8 +140,8 @@ struct ModelConfig {
 };
 
 // An upper bound on the number of weights of the model, close for the usual settings. It
-// is computed in double so that no size product overflows, and checks memory before
-// anything is allocated.
+// is computed in double so that no size product overflows. RunConfig::finalize uses it
+// to reject a model whose training state could not fit in memory, before any allocation.
 double parameter_count(const ModelConfig& config);
 // The number of ALiBi heads under NAPE: nape_alibi_fraction * n_heads (0 for other encodings).
 int64_t nape_alibi_heads(const ModelConfig& config);

@@ -79,6 +79,8 @@ Tensor Attention::scale_scores(const Tensor& scores, const Tensor& x) {
     case Scaling::AsentmaxHead: {
       Tensor beta = mul(softplus(beta_raw), head_mask);  // beta 0 leaves a head at scale delta
       Tensor gamma = scale(tanh(gamma_raw), r);
+      last_scale_means_ = {scaled_head_mean(reshape(beta, {1, config.n_heads, 1})),
+                           scaled_head_mean(reshape(gamma, {1, config.n_heads, 1}))};
       return length_scale(scores, beta, gamma, config.scale_delta);
     }
     case Scaling::AsentmaxToken: {
@@ -86,7 +88,7 @@ Tensor Attention::scale_scores(const Tensor& scores, const Tensor& x) {
       Tensor beta = contiguous(transpose(softplus(beta_proj->forward(x)), 1, 2));
       Tensor gamma = contiguous(transpose(scale(tanh(gamma_proj->forward(x)), r), 1, 2));
       beta = mul(beta, reshape(head_mask, {1, config.n_heads, 1}));
-      last_token_scale_means_ = {scaled_head_mean(beta), scaled_head_mean(gamma)};
+      last_scale_means_ = {scaled_head_mean(beta), scaled_head_mean(gamma)};
       return length_scale(scores, beta, gamma, config.scale_delta);
     }
   }
@@ -150,14 +152,6 @@ double Attention::scaled_head_mean(const Tensor& values) const {
   return count > 0 ? sum / static_cast<double>(count) : 0.0;
 }
 
-Attention::ScaleMeans Attention::scale_means() const {
-  if (config.scaling == Scaling::AsentmaxToken) return last_token_scale_means_;
-  if (config.scaling != Scaling::AsentmaxHead) return {};
-  NoGradGuard no_grad;
-  // (NH, 1) seen as (1, NH, 1).
-  return {scaled_head_mean(reshape(softplus(beta_raw), {1, config.n_heads, 1})),
-          scaled_head_mean(reshape(scale(tanh(gamma_raw), config.scale_gamma_range), {1, config.n_heads, 1}))};
-}
 
 // --- Block -----------------------------------------------------------------------------
 

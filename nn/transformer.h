@@ -46,12 +46,13 @@ class Attention : public Module {
   bool keep_probs = false;
   Tensor last_probs;
 
-  // Mean beta and gamma of ASEntmax over the scaled heads; for asentmax-token, also over
-  // the queries of the last forward call. {0, 0} without ASEntmax or scaled heads.
+  // Mean beta and gamma of ASEntmax in the last forward call, over the scaled heads and,
+  // for asentmax-token, over every query position of the batch (padding included).
+  // {0, 0} without ASEntmax or before the first forward call.
   struct ScaleMeans {
     double beta = 0.0, gamma = 0.0;
   };
-  ScaleMeans scale_means() const;
+  const ScaleMeans& scale_means() const { return last_scale_means_; }
 
  private:
   Tensor split_heads(const Tensor& x, int64_t batch, int64_t time) const;
@@ -64,7 +65,7 @@ class Attention : public Module {
   // Mean over the scaled heads of per-head values laid out (outer, NH, inner).
   double scaled_head_mean(const Tensor& values) const;
 
-  ScaleMeans last_token_scale_means_;  // set by the forward pass under asentmax-token
+  ScaleMeans last_scale_means_;  // set by scale_scores
 };
 
 // x + attn(norm1(x)), then + mlp(norm2(x)).

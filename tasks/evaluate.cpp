@@ -31,6 +31,8 @@ void check_eval_lengths(const Task& task, const nn::ModelConfig& model, const st
   for (int64_t length : lengths) {
     ENTLAB_CHECK(length >= task.min_length(), "invalid ", option, " entry ", length, ": task ", task.name(),
                  " needs lengths of at least ", task.min_length());
+    ENTLAB_CHECK(length <= kMaxSampleLength, "invalid ", option, " entry ", length, ": lengths go up to ",
+                 kMaxSampleLength);
     const int64_t time = input_tokens(task, length);
     const double gib = static_cast<double>(sample_attention_bytes(model, time)) / (int64_t{1} << 30);
     ENTLAB_CHECK(sample_attention_bytes(model, time) <= kMaxSampleAttentionBytes, "invalid ", option, " entry ",

@@ -58,12 +58,15 @@ RunConfig tiny_config() {
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> list = [] {
     std::vector<Preset> all = {
-        {"tiny", "flip-flop at length 16, d_model 32, 600 steps: about 10 seconds on 2 cores"},
-        {"small", "the default study: flip-flop at length 32, d_model 64, 2 layers, 4 heads, 2000 steps"},
+        {"tiny", "flip-flop at length 16, d_model 32, 600 steps: about 10 seconds on 2 cores", tiny_config},
+        {"small", "the default study: flip-flop at length 32, d_model 64, 2 layers, 4 heads, 2000 steps",
+         [] { return RunConfig{}; }},
     };
     for (const std::string& task : task_names())
-      all.push_back({"paper-" + task, task + " with the paper's model: d_model 256, 2 layers, 16 heads, "
-                                             "gated GELU, length 64, 20000 steps (hours on 2 cores)"});
+      all.push_back({"paper-" + task,
+                     task + " with the paper's model: d_model 256, 2 layers, 16 heads, gated GELU, length 64, "
+                            "20000 steps (hours on 2 cores)",
+                     [task] { return paper_config(task); }});
     return all;
   }();
   return list;
@@ -76,10 +79,8 @@ std::vector<std::string> preset_names() {
 }
 
 RunConfig preset_config(const std::string& name) {
-  if (name == "tiny") return tiny_config();
-  if (name == "small") return RunConfig{};
-  for (const std::string& task : task_names())
-    if (name == "paper-" + task) return paper_config(task);
+  for (const Preset& preset : presets())
+    if (preset.name == name) return preset.make();
   throw Error(str_cat("unknown preset '", name, "'; valid: ", join(preset_names(), ", ")));
 }
 

@@ -2,6 +2,7 @@
 // `entlab config`. A config file or --set changes them key by key.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,8 @@ namespace entlab::tasks {
 
 struct Preset {
   std::string name;
-  std::string description;  // one line for --help and the README
+  std::string description;         // one line for entlab config --list-presets
+  std::function<RunConfig()> make;  // the config, not finalized
 };
 
 // tiny, small, then paper-<task> for every task.

@@ -27,9 +27,13 @@ void RunConfig::finalize() {
 }
 
 void RunConfig::check_task(const Task& built) const {
-  ENTLAB_CHECK(task.train_length > 0, "invalid task.train_length = ", task.train_length, ": must be positive");
-  ENTLAB_CHECK(task.length_spread >= 0 && task.length_spread < task.train_length, "invalid task.length_spread = ",
-               task.length_spread, ": must be in [0, train_length)");
+  ENTLAB_CHECK(task.train_length > 0 && task.train_length <= kMaxSampleLength, "invalid task.train_length = ",
+               task.train_length, ": must be from 1 to ", kMaxSampleLength);
+  ENTLAB_CHECK(task.length_spread >= 0 && task.length_spread < task.train_length &&
+                   task.train_length + task.length_spread <= kMaxSampleLength,
+               "invalid task.length_spread = ",
+               task.length_spread, ": must be in [0, train_length), and train_length + length_spread at most ",
+               kMaxSampleLength);
   ENTLAB_CHECK(task.train_length - task.length_spread >= built.min_length(), "invalid task.train_length = ",
                task.train_length, " with length_spread = ", task.length_spread, ": task ", task.name,
                " needs lengths of at least ", built.min_length(), ", but training would draw lengths down to ",
@@ -180,7 +184,29 @@ EvalConfig eval_config_from_json(const nlohmann::json& json) {
 
 }  // namespace
 
-RunConfig run_config_from_json(const nlohmann::json& json) {
+namespace {
+
+// Configs written before the attention settings had their own section kept them under
+// "model", and so do the run folders and checkpoints of that time. Such a config (no
+// "attention" section) is read as if those keys were under "attention".
+nlohmann::json with_attention_section(const nlohmann::json& json) {
+  if (!json.is_object() || json.contains("attention") || !json.contains("model") || !json["model"].is_object())
+    return json;
+  nlohmann::json moved = json;
+  moved["attention"] = nlohmann::json::object();
+  const nlohmann::json attention_keys = nn::attention_section(nn::ModelConfig{});
+  for (const auto& [key, value] : attention_keys.items()) {
+    if (!moved["model"].contains(key)) continue;
+    moved["attention"][key] = moved["model"][key];
+    moved["model"].erase(key);
+  }
+  return moved;
+}
+
+}  // namespace
+
+RunConfig run_config_from_json(const nlohmann::json& original) {
+  const nlohmann::json json = with_attention_section(original);
   JsonReader reader(json, "config");
   RunConfig config;
   config.model = nn::model_config_from_json(reader.child("model"), reader.child("attention"));

@@ -48,6 +48,10 @@ class Task {
   virtual std::string token_text(int32_t token) const;
 };
 
+// The largest sample length (source size) any config or option may ask for, so that no
+// token count or memory estimate overflows.
+constexpr int64_t kMaxSampleLength = 1 << 20;
+
 // The largest Copy alphabet: far beyond any study, and its vocabulary stays below nn::kMaxVocab.
 constexpr int32_t kMaxCopyAlphabet = 1 << 20;
 

@@ -128,7 +128,8 @@ struct ProgressWindow {
   }
 };
 
-// One JSON object per step; with ASEntmax also "beta" and "gamma", the means per layer.
+// One JSON object per step; with ASEntmax also "beta" and "gamma", the means per layer
+// of the values the step's forward pass used.
 void write_metrics_line(std::ostream& metrics, int64_t step, const StepStats& stats, const nn::Transformer& model) {
   nlohmann::json line = {{"step", step}, {"loss", stats.loss}, {"lr", stats.lr},
                          {"grad_norm", stats.grad_norm}, {"ms", stats.milliseconds},
@@ -284,15 +285,17 @@ void set_aside_rejected(const std::vector<RejectedCheckpoint>& rejected, std::os
   }
 }
 
-// Deletes temporary files of checkpoint writes that a killed process left behind. The
-// caller holds the folder lock, so no other process is writing them.
+// Deletes the temporary files ("<name>.tmp.<pid>.<n>", see write_file_atomically) that a
+// killed process left in the run folder or its checkpoint folder. The caller holds the
+// folder lock, so no other process is writing them.
 void remove_leftover_temporaries(const std::string& run_dir) {
-  if (!fs::is_directory(checkpoint_folder(run_dir))) return;
-  for (const auto& entry : fs::directory_iterator(checkpoint_folder(run_dir))) {
-    const std::string name = entry.path().filename().string();
-    std::error_code ignored;
-    if (name.rfind("step-", 0) == 0 && name.find(".safetensors.tmp.") != std::string::npos)
-      fs::remove(entry.path(), ignored);
+  for (const std::string& folder : {run_dir, checkpoint_folder(run_dir)}) {
+    if (!fs::is_directory(folder)) continue;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+      const std::string name = entry.path().filename().string();
+      std::error_code ignored;
+      if (entry.is_regular_file() && name.find(".tmp.") != std::string::npos) fs::remove(entry.path(), ignored);
+    }
   }
 }
 
@@ -374,9 +377,10 @@ std::unique_ptr<nn::Transformer> load_trained_model(const std::string& run_dir, 
   const std::string checkpoint_path = (fs::path(run_dir) / "model.safetensors").string();
   if (!fs::exists(checkpoint_path)) throw Error(unfinished_run_message(run_dir, config));
 
-  check_checkpoint_matches_config(read_safetensors(checkpoint_path).metadata, config, config_path, checkpoint_path);
+  const SafetensorsFile contents = nn::read_checkpoint(checkpoint_path);
+  check_checkpoint_matches_config(contents.metadata, config, config_path, checkpoint_path);
   auto model = std::make_unique<nn::Transformer>(config.model, derive_seed(config.train.seed, 0));
-  nn::load_checkpoint(checkpoint_path, *model, nullptr);
+  nn::copy_checkpoint(contents, checkpoint_path, *model, nullptr);
   if (config_out) *config_out = config;
   return model;
 }

@@ -10,6 +10,7 @@
 //                      presence marks a finished run
 #pragma once
 
+#include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <iosfwd>
@@ -44,7 +45,7 @@ struct TrainOptions {
   int64_t log_every = 0;
   // Read after every step. Once it is non-zero, the run stops as at stop_at, and
   // TrainedRun::stop_signal takes its value (see core/stop_signal.h).
-  const volatile std::sig_atomic_t* stop_signal = nullptr;
+  const std::atomic<int>* stop_signal = nullptr;
 };
 
 // Trains as `config` says and writes the run folder `run_dir`, which must be missing

@@ -86,16 +86,18 @@ void save_train_state(const std::string& path, const TrainState& state, const Ru
                        {"threads", std::to_string(num_threads())}});
 }
 
-std::pair<TrainState, nn::Metadata> load_train_state(const std::string& path, const RunConfig& config) {
-  TrainState state = initial_train_state(config);
-  nn::Metadata metadata = nn::load_checkpoint(path, *state.model, state.optimizer.get());
+TrainState train_state_from_checkpoint(const SafetensorsFile& file, const std::string& path,
+                                       const RunConfig& config) {
+  const nn::Metadata& metadata = file.metadata;
   ENTLAB_CHECK(metadata.count(nn::kMetadataChecksumKey), path, ": metadata '", nn::kMetadataChecksumKey,
                "' is missing, so the step count and RNG state cannot be verified");
+  TrainState state = initial_train_state(config);
+  nn::copy_checkpoint(file, path, *state.model, state.optimizer.get());
   state.step = nn::metadata_integer(metadata, "step", path);
   ENTLAB_CHECK(state.step == state.optimizer->step_count(), path, ": metadata 'step' is ", state.step,
                " but 'optimizer_step' is ", state.optimizer->step_count(), "; they must be equal");
   state.data_rng.set_state(parse_rng_state(metadata, path));
-  return {std::move(state), std::move(metadata)};
+  return state;
 }
 
 std::string saved_config_differences(const nn::Metadata& metadata, const RunConfig& config,
@@ -162,25 +164,39 @@ RestoredCheckpoint restore_newest_checkpoint(const std::string& run_dir, const R
                " is missing or has no step-*.safetensors files); the run stopped before its first checkpoint, so "
                "start it again");
   std::vector<RejectedCheckpoint> rejected;
+  auto reject = [&](const CheckpointFile& file, const Error& error) {
+    const std::string problem = error.what();
+    rejected.push_back({file, problem.find(file.path) == std::string::npos ? file.path + ": " + problem : problem});
+  };
   for (auto file = files.rbegin(); file != files.rend(); ++file) {
+    SafetensorsFile contents;
+    try {
+      contents = nn::read_checkpoint(file->path);
+    } catch (const Error& error) {
+      reject(*file, error);
+      continue;
+    }
+
+    // Both checksums passed, so a different config means config.json was edited or the
+    // file comes from another run: an older checkpoint would not fix that. Compared
+    // before the tensors, so an edited model size is named as such.
+    const std::string differences =
+        saved_config_differences(contents.metadata, config, {"model", "attention", "task", "train", "eval"}, file->path);
+    ENTLAB_CHECK(differences.empty(), "config.json does not match the config stored in ", file->path, ":",
+                 differences, "\nhint: a run can only be resumed with the config it started with; restore config.json");
+
     RestoredCheckpoint restored;
     try {
-      std::tie(restored.state, restored.metadata) = load_train_state(file->path, config);
+      restored.state = train_state_from_checkpoint(contents, file->path, config);
       ENTLAB_CHECK(restored.state.step == file->step, file->path, ": the file name says step ", file->step,
                    " but metadata 'step' is ", restored.state.step);
       ENTLAB_CHECK(restored.state.step <= config.train.steps, file->path, ": step ", restored.state.step,
                    " is beyond train.steps = ", config.train.steps);
     } catch (const Error& error) {
-      const std::string problem = error.what();
-      rejected.push_back({*file, problem.find(file->path) == std::string::npos ? file->path + ": " + problem : problem});
+      reject(*file, error);
       continue;
     }
-    // Both checksums passed, so a different config means config.json was edited or the
-    // file comes from another run: an older checkpoint would not fix that.
-    const std::string differences =
-        saved_config_differences(restored.metadata, config, {"model", "attention", "task", "train", "eval"}, file->path);
-    ENTLAB_CHECK(differences.empty(), "config.json does not match the config stored in ", file->path, ":",
-                 differences, "\nhint: a run can only be resumed with the config it started with; restore config.json");
+    restored.metadata = std::move(contents.metadata);
     restored.file = *file;
     restored.rejected = std::move(rejected);
     return restored;

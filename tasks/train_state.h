@@ -38,10 +38,11 @@ TrainState initial_train_state(const RunConfig& config);
 // Writes `state` and `config` to `path` (atomically, through write_safetensors).
 void save_train_state(const std::string& path, const TrainState& state, const RunConfig& config);
 
-// Reads a checkpoint written by save_train_state into a new state for `config`'s model.
-// Throws entlab::Error naming the file if it cannot be read, is truncated, fails the
-// data or metadata checksum, or lacks a key or tensor. Returns the state and the metadata.
-std::pair<TrainState, nn::Metadata> load_train_state(const std::string& path, const RunConfig& config);
+// Builds the state of a checkpoint written by save_train_state and read by
+// nn::read_checkpoint, for `config`'s model. Throws entlab::Error naming the file if it
+// lacks the metadata checksum, a key or a tensor, or a tensor has the wrong shape.
+TrainState train_state_from_checkpoint(const SafetensorsFile& file, const std::string& path,
+                                       const RunConfig& config);
 
 // Lists the keys of `sections` ("model", "train", ...) in which `config` and the run
 // config stored in a checkpoint's metadata differ. Each gets one line of the form

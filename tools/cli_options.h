@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "nn/config.h"
+#include "tasks/task.h"
 
 namespace entlab::tools {
 
@@ -29,7 +30,7 @@ void print_thread_note();
 // Upper bounds shared by several subcommands.
 constexpr int64_t kMaxSteps = 1000000000;
 constexpr int64_t kMaxBatch = 65536;
-constexpr int64_t kMaxLength = 1 << 20;
+constexpr int64_t kMaxLength = tasks::kMaxSampleLength;
 constexpr int64_t kMaxWidth = nn::kMaxModelWidth;
 
 }  // namespace entlab::tools

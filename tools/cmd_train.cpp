@@ -37,8 +37,11 @@ struct TrainFlags {
 
 // Preset or config file, then --set, then every flag the user gave on top.
 tasks::RunConfig build_config(const TrainFlags& flags) {
-  tasks::RunConfig config = load_config_source(flags.source);
-  if (!flags.task.empty()) config.set_task(flags.task);
+  // --task goes with the task.name assignments, which come before the other --set, so a
+  // --set task.options.* given for the new task is kept.
+  ConfigSource source = flags.source;
+  if (!flags.task.empty()) source.assignments.insert(source.assignments.begin(), "task.name=" + flags.task);
+  tasks::RunConfig config = load_config_source(source);
   if (!flags.attention.empty()) config.model.transform = nn::parse_option<nn::Transform>(flags.attention);
   if (!flags.position.empty()) config.model.position = nn::parse_option<nn::PositionEncoding>(flags.position);
   if (!flags.scaling.empty()) config.model.scaling = nn::parse_option<nn::Scaling>(flags.scaling);

@@ -97,6 +97,17 @@ TEST_CASE("impossible combinations name the keys and what is allowed") {
   CHECK_THROWS_WITH_AS(config.finalize(), doctest::Contains("task.options.write_prob"), Error);
 }
 
+TEST_CASE("old layout without attention section loads") {
+  // Run folders written before the "attention" section kept these keys under "model".
+  RunConfig expected;
+  expected.model.transform = nn::Transform::Entmax15;
+  expected.model.nape_slopes = nn::NapeSlopes::Exp;
+  nlohmann::json json = to_json(expected);
+  for (const auto& [key, value] : json["attention"].items()) json["model"][key] = value;
+  json.erase("attention");
+  CHECK(to_json(run_config_from_json(json)) == to_json(expected));
+}
+
 TEST_CASE("attention key under model rejected") {
   nlohmann::json json = to_json(RunConfig{});
   json["model"]["transform"] = "softmax";

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -104,6 +105,21 @@ TEST_CASE("resumed run matches uninterrupted run") {
   CHECK(second.summary.steps == 8);
   check_same_final_state(model_file(whole), model_file(split));
   CHECK(metrics_steps(split.path()) == one_to(8));
+}
+
+TEST_CASE("resume removes leftover temporary files") {
+  // A process killed in the middle of an atomic write leaves "<name>.tmp.<pid>.<n>".
+  entlab_test::TempFolder run;
+  std::ostringstream log;
+  train_run(tiny_config(500), run.path(), log, stop_at(4));
+  const std::string top = run.file("model.safetensors.tmp.123.0");
+  const std::string nested = checkpoint_path(run.path(), 6) + ".tmp.123.1";
+  write_file_atomically(top, "partial");
+  write_file_atomically(nested, "partial");
+  resume_run(run.path(), log);
+  CHECK_FALSE(fs::exists(top));
+  CHECK_FALSE(fs::exists(nested));
+  CHECK(fs::exists(model_file(run)));
 }
 
 TEST_CASE("stop-at on the last step finishes the run") {
@@ -211,6 +227,14 @@ TEST_CASE("resume rejects an edited config.json") {
   write_file_atomically(run.file("config.json"), config.dump(2));
   CHECK_THROWS_WITH_AS(resume_run(run.path(), log),
                        doctest::Contains("train.steps: 10 in config.json, 8 in the checkpoint"), Error);
+
+  // A new model size changes the tensor shapes; the message names the key, not the tensors.
+  config["train"]["steps"] = 8;
+  config["model"]["d_model"] = 24;
+  write_file_atomically(run.file("config.json"), config.dump(2));
+  CHECK_THROWS_WITH_AS(resume_run(run.path(), log),
+                       doctest::Contains("model.d_model: 24 in config.json, 16 in the checkpoint"), Error);
+  CHECK(fs::exists(checkpoint_path(run.path(), 4)));  // not set aside as damaged
 }
 
 TEST_CASE("resume drops metrics lines after the checkpoint") {
@@ -233,7 +257,7 @@ TEST_CASE("stop signal ends the run with a checkpoint") {
   std::ostringstream log;
   train_run(tiny_config(500), whole.path(), log);
 
-  volatile std::sig_atomic_t received = SIGTERM;
+  std::atomic<int> received{SIGTERM};
   TrainOptions options;
   options.stop_signal = &received;
   TrainedRun stopped = train_run(tiny_config(500), split.path(), log, options);

@@ -7,6 +7,9 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "temp_folder.h"
 #include "tools/commands.h"
@@ -96,4 +99,17 @@ TEST_CASE("cli rejects invalid checkpoint options") {
         std::string::npos);
   CHECK(run_train("train --stop-at 0").error.find("--stop-at: 0 is out of range") != std::string::npos);
   CHECK(run_train("train --resume /nonexistent/entlab-run").error.find("does not exist") != std::string::npos);
+}
+
+TEST_CASE("cli --task keeps options set for it") {
+  // --task copy resets flip-flop's options; an option given for copy must survive that.
+  entlab_test::TempFolder folder;
+  const std::string run = folder.file("run");
+  CommandResult result =
+      run_train(std::string(kTinyRun) + " --task copy --set task.options.alphabet=8 --out " + run);
+  INFO(result.error);
+  REQUIRE(result.status == 0);
+  const nlohmann::json config = nlohmann::json::parse(read_file(run + "/config.json"));
+  CHECK(config["task"]["name"] == "copy");
+  CHECK(config["task"]["options"]["alphabet"] == 8);
 }
