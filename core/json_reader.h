@@ -93,6 +93,9 @@ class JsonReader {
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!stored.is_number() || !std::isfinite(static_cast<T>(stored.get<double>())))
         fail(key_path, stored, "a finite number");
+      // 1e-50 would silently become 0 in a float.
+      if (stored.get<double>() != 0.0 && static_cast<T>(stored.get<double>()) == 0)
+        fail(key_path, stored, "a number whose size a float can hold (at least about 1e-38)");
       return static_cast<T>(stored.get<double>());
     } else {
       if (!stored.is_string()) fail(key_path, stored, "a string");

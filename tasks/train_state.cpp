@@ -97,6 +97,8 @@ TrainState train_state_from_checkpoint(const SafetensorsFile& file, const std::s
   ENTLAB_CHECK(state.step == state.optimizer->step_count(), path, ": metadata 'step' is ", state.step,
                " but 'optimizer_step' is ", state.optimizer->step_count(), "; they must be equal");
   state.data_rng.set_state(parse_rng_state(metadata, path));
+  // Checked here, so a file with a bad value is set aside like any other damaged file.
+  if (metadata.count("threads")) nn::metadata_integer(metadata, "threads", path);
   return state;
 }
 

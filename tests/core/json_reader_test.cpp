@@ -47,3 +47,9 @@ TEST_CASE("json reader lists allowed keys for an unknown one") {
   reader.read("steps", steps);
   CHECK_THROWS_WITH_AS(reader.finish(), doctest::Contains("unknown key train.stepz; allowed keys: steps"), Error);
 }
+
+TEST_CASE("float too small for float32 rejected") {
+  CHECK_THROWS_WITH_AS(read_one<float>(1e-50), doctest::Contains("a float can hold"), Error);
+  CHECK(read_one<float>(0.0) == 0.0f);
+  CHECK(read_one<double>(1e-50) == 1e-50);
+}

@@ -146,6 +146,29 @@ TEST_CASE("checkpoints keep only the newest K") {
         std::vector<std::string>{"step-00000006.safetensors", "step-00000007.safetensors"});
 }
 
+TEST_CASE("resume skips a checkpoint with a bad threads value") {
+  // The value passes the metadata checksum (save_checkpoint computes it), so only the
+  // check of the value itself can catch it.
+  entlab_test::TempFolder run;
+  std::ostringstream log;
+  const RunConfig config = tiny_config(2);
+  train_run(config, run.path(), log, stop_at(4));
+  const std::string newest = checkpoint_path(run.path(), 4);
+  const SafetensorsFile file = nn::read_checkpoint(newest);
+  TrainState state = train_state_from_checkpoint(file, newest, config);
+  nn::Metadata forged = file.metadata;
+  forged.erase(nn::kMetadataChecksumKey);
+  forged.erase("format");
+  forged.erase("optimizer_step");
+  forged["threads"] = "-1";
+  nn::save_checkpoint(newest, *state.model, state.optimizer.get(), forged);
+
+  std::ostringstream resume_log;
+  resume_run(run.path(), resume_log);
+  CHECK(resume_log.str().find("metadata 'threads' is '-1'") != std::string::npos);
+  CHECK(resume_log.str().find("resuming from " + checkpoint_path(run.path(), 2)) != std::string::npos);
+}
+
 TEST_CASE("resume skips a corrupt checkpoint") {
   entlab_test::TempFolder whole, split;
   std::ostringstream log;
