@@ -5,7 +5,7 @@
 
 #include "autograd/tape.h"
 #include "core/error.h"
-#include "ops/map_values.h"
+#include "ops/pointwise.h"
 #include "core/parallel.h"
 
 namespace entlab {
@@ -18,39 +18,22 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 // Forward: y = x Phi(x).  Backward: dx += g dy/dx, with dy/dx = Phi(x) + x phi(x)
 // saved by the forward, which already evaluates erf and exp for each element.
 void gelu_backward(Node& node) {
-  const Tensor& slope = saved_tensor(node, 0);
-  const float* dout = output_grad(node);
-  float* dx = input_grad(node, 0);
-  const float* dydx = slope.data();
-  const int64_t count = slope.numel();
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * dydx[i];
+  add_pointwise_grad(node, [](float dydx) { return dydx; });
 }
 
 // Forward: y = log(1 + exp(x)).  Backward: dx += g sigmoid(x), with sigmoid(x) saved
 // by the forward.
 void softplus_backward(Node& node) {
-  const Tensor& sigmoid_values = saved_tensor(node, 0);
-  const float* dout = output_grad(node);
-  float* dx = input_grad(node, 0);
-  const float* dydx = sigmoid_values.data();
-  const int64_t count = sigmoid_values.numel();
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * dydx[i];
+  add_pointwise_grad(node, [](float sigmoid_x) { return sigmoid_x; });
 }
 
 // Forward: y = tanh(x).  Backward: dx += g (1 - y^2), from the saved output y.
 void tanh_backward(Node& node) {
-  const Tensor& out = saved_tensor(node, 0);
-  const float* dout = output_grad(node);
-  float* dx = input_grad(node, 0);
-  const float* y = out.data();
-  const int64_t count = out.numel();
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * (1.0f - y[i] * y[i]);
+  add_pointwise_grad(node, [](float y) { return 1.0f - y * y; });
 }
 
-// Forward: y = max(x, 0).  Backward: dx += g where y > 0, which is where x > 0.
+// Forward: y = max(x, 0).  Backward: dx += g where y > 0, which is where x > 0. Not
+// g * 0 elsewhere: like PyTorch, an infinite or NaN g leaves dx unchanged there.
 void relu_backward(Node& node) {
   const Tensor& out = saved_tensor(node, 0);
   const float* dout = output_grad(node);

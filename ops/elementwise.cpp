@@ -6,7 +6,7 @@
 #include "autograd/tape.h"
 #include "core/parallel.h"
 #include "core/error.h"
-#include "ops/map_values.h"
+#include "ops/pointwise.h"
 
 namespace entlab {
 
@@ -223,22 +223,12 @@ void add_scalar_backward(Node& node) {
 
 // Forward: out = exp(x).  Backward: dx += g out.
 void exp_backward(Node& node) {
-  const Tensor& out = saved_tensor(node, 0);
-  const float* dout = output_grad(node);
-  float* dx = input_grad(node, 0);
-  const float* y = out.data();
-  const int64_t count = out.numel();
-  for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * y[i];
+  add_pointwise_grad(node, [](float y) { return y; });
 }
 
 // Forward: out = sigmoid(x).  Backward: dx += g out (1 - out).
 void sigmoid_backward(Node& node) {
-  const Tensor& out = saved_tensor(node, 0);
-  const float* dout = output_grad(node);
-  float* dx = input_grad(node, 0);
-  const float* y = out.data();
-  const int64_t count = out.numel();
-  for (int64_t i = 0; i < count; ++i) dx[i] += dout[i] * y[i] * (1.0f - y[i]);
+  add_pointwise_grad(node, [](float y) { return y * (1.0f - y); });
 }
 
 }  // namespace
