@@ -11,6 +11,7 @@
 namespace entlab::nn {
 
 const char* const kMetadataChecksumKey = "entlab.metadata_checksum";
+const char* const kIndexChecksumKey = "entlab.index_checksum";
 
 namespace {
 
@@ -29,6 +30,30 @@ std::string hash_metadata(const Metadata& metadata) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a_64(text.data(), text.size()));
   return hex;
+}
+
+// FNV-1a over "name\0d0,d1,...\0" for every tensor in data order. Two tensors whose
+// data_offsets were swapped come back in the other order, so the hash changes.
+std::string hash_index(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  std::string text;
+  for (const auto& [name, tensor] : tensors) {
+    text += name;
+    text += '\0';
+    for (int64_t extent : tensor.shape()) text += std::to_string(extent) + ",";
+    text += '\0';
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a_64(text.data(), text.size()));
+  return hex;
+}
+
+void verify_index_checksum(const SafetensorsFile& file, const std::string& path) {
+  auto found = file.metadata.find(kIndexChecksumKey);
+  if (found == file.metadata.end()) return;
+  const std::string actual = hash_index(file.tensors);
+  ENTLAB_CHECK(found->second == actual, path, ": tensor index checksum mismatch: '", kIndexChecksumKey, "' is ",
+               found->second, ", but the names, shapes and order of the tensors hash to ", actual,
+               "; the file header is corrupt");
 }
 
 void verify_metadata_checksum(const Metadata& metadata, const std::string& path) {
@@ -77,6 +102,7 @@ void save_checkpoint(const std::string& path, const Module& model, const AdamW* 
     metadata["optimizer_step"] = std::to_string(optimizer->step_count());
   }
   metadata["format"] = kFormat;
+  metadata[kIndexChecksumKey] = hash_index(tensors);
   metadata.erase(kMetadataChecksumKey);
   metadata[kMetadataChecksumKey] = hash_metadata(metadata);
   write_safetensors(path, tensors, metadata);
@@ -85,6 +111,7 @@ void save_checkpoint(const std::string& path, const Module& model, const AdamW* 
 SafetensorsFile read_checkpoint(const std::string& path) {
   SafetensorsFile file = read_safetensors(path);
   verify_metadata_checksum(file.metadata, path);
+  verify_index_checksum(file, path);
   ENTLAB_CHECK(file.metadata.count("format") && file.metadata.at("format") == kFormat, path,
                ": not an entlab checkpoint (metadata 'format' is missing or not '", kFormat, "')");
   return file;

@@ -6,9 +6,10 @@
 // temporary name and renamed, so a crash never leaves a half-written checkpoint
 // under the real name.
 //
-// The safetensors checksum covers the tensor data only. A second FNV-1a hash, of the
-// other metadata strings, is stored under "entlab.metadata_checksum", so a damaged step
-// count or RNG state is caught too.
+// The safetensors checksum covers the tensor data only. Two more FNV-1a hashes cover the
+// header: "entlab.index_checksum" of the tensor names and shapes in data order, and
+// "entlab.metadata_checksum" of the other metadata strings, so a damaged step count, RNG
+// state or tensor index is caught too. Files without them (older ones) are read unchecked.
 #pragma once
 
 #include <map>
@@ -33,8 +34,9 @@ void save_checkpoint(const std::string& path, const Module& model, const AdamW* 
 // the file had it.
 Metadata load_checkpoint(const std::string& path, const Module& model, AdamW* optimizer);
 
-// Reads a checkpoint file and verifies it: the data checksum, the metadata checksum when
-// present (files written before it existed have none) and the format. Errors name the file.
+// Reads a checkpoint file and verifies it: the data checksum, the index and metadata
+// checksums when present (files written before they existed have none) and the format.
+// Errors name the file.
 SafetensorsFile read_checkpoint(const std::string& path);
 // Copies a verified checkpoint's tensors into `model` (and `optimizer`, when given). Every
 // parameter must be present with its shape; errors name the file and the tensor.

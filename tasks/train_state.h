@@ -6,7 +6,7 @@
 //   metadata  step, optimizer_step, config (the run config as JSON), data_rng (the four
 //             state words of the data RNG as 16-digit hex, separated by spaces),
 //             threads (the OpenMP thread count of the writing process), format and
-//             entlab.metadata_checksum
+//             the header checksums entlab.index_checksum and entlab.metadata_checksum
 // Checkpoints go to <run>/checkpoints/step-<step, zero-padded to 8 digits>.safetensors.
 #pragma once
 

@@ -220,6 +220,28 @@ TEST_CASE("checkpoint detects edited metadata") {
   CHECK_THROWS_WITH_AS(load_checkpoint(path, model, nullptr), doctest::Contains("metadata checksum mismatch"), Error);
 }
 
+TEST_CASE("checkpoint detects swapped tensor offsets") {
+  // Swapping the byte ranges of two tensors of one shape keeps the data and metadata
+  // checksums valid; only the index checksum sees the new order.
+  entlab_test::TempFolder folder;
+  const std::string path = folder.file("model.safetensors");
+  Transformer model(small_config(Transform::Softmax, PositionEncoding::Nape), 1);
+  save_checkpoint(path, model, nullptr, {});
+  const std::string bytes = read_file(path);
+  uint64_t header_size = 0;
+  for (int i = 0; i < 8; ++i) header_size |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  nlohmann::ordered_json header = nlohmann::ordered_json::parse(bytes.substr(8, header_size));
+  std::swap(header["model.blocks.0.attn.q_proj.weight"]["data_offsets"],
+            header["model.blocks.0.attn.k_proj.weight"]["data_offsets"]);
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string edited(8, '\0');
+  for (int i = 0; i < 8; ++i) edited[i] = static_cast<char>((uint64_t(text.size()) >> (8 * i)) & 0xFF);
+  write_file_atomically(path, edited + text + bytes.substr(8 + header_size));
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, model, nullptr), doctest::Contains("tensor index checksum mismatch"),
+                       Error);
+}
+
 TEST_CASE("checkpoint with another architecture is rejected") {
   entlab_test::TempFolder folder;
   Transformer model(small_config(Transform::Softmax, PositionEncoding::Nape), 1);
