@@ -48,57 +48,21 @@ void relu_backward(Node& node) {
 }  // namespace
 
 Tensor gelu(const Tensor& x) {
-  Tensor input = x.is_contiguous() ? x : x.clone_values();
-  Tensor out = Tensor::empty(x.shape());
-  const bool needs_grad = any_requires_grad({x});
-  Tensor slope = needs_grad ? Tensor::empty(x.shape(), "gelu derivative") : Tensor();
-  const float* xs = input.data();
-  float* y = out.data();
-  float* dydx = needs_grad ? slope.data() : nullptr;
-  const int64_t count = x.numel();
-
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = xs[i];
+  return map_values_with_derivative(x, OpKind::Gelu, "gelu", gelu_backward, [](float v, float* dydx) {
     const float cdf = 0.5f * (1.0f + std::erf(v * kInvSqrt2));
-    y[i] = v * cdf;
-    if (dydx) dydx[i] = cdf + v * kInvSqrt2Pi * std::exp(-0.5f * v * v);
-  }
-
-  debug_check_forward("gelu", out);
-  if (needs_grad) {
-    Node& node = record_op(OpKind::Gelu, gelu_backward, {x}, out);
-    save_for_backward(node, slope);
-  }
-  return out;
+    if (dydx) *dydx = cdf + v * kInvSqrt2Pi * std::exp(-0.5f * v * v);
+    return v * cdf;
+  });
 }
 
 Tensor softplus(const Tensor& x) {
-  Tensor input = x.is_contiguous() ? x : x.clone_values();
-  Tensor out = Tensor::empty(x.shape());
-  const bool needs_grad = any_requires_grad({x});
-  Tensor slope = needs_grad ? Tensor::empty(x.shape(), "softplus derivative") : Tensor();
-  const float* xs = input.data();
-  float* y = out.data();
-  float* dydx = needs_grad ? slope.data() : nullptr;
-  const int64_t count = x.numel();
-
   // With e = exp(-|x|) <= 1:  log(1 + exp(x)) = max(x, 0) + log1p(e), and
   // sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0. Neither overflows.
-#pragma omp parallel for schedule(static) if (count > kParallelMinWork)
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = xs[i];
+  return map_values_with_derivative(x, OpKind::Softplus, "softplus", softplus_backward, [](float v, float* dydx) {
     const float e = std::exp(-std::fabs(v));
-    y[i] = std::max(v, 0.0f) + std::log1p(e);
-    if (dydx) dydx[i] = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-  }
-
-  debug_check_forward("softplus", out);
-  if (needs_grad) {
-    Node& node = record_op(OpKind::Softplus, softplus_backward, {x}, out);
-    save_for_backward(node, slope);
-  }
-  return out;
+    if (dydx) *dydx = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    return std::max(v, 0.0f) + std::log1p(e);
+  });
 }
 
 Tensor tanh(const Tensor& x) {
