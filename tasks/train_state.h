@@ -47,7 +47,7 @@ TrainState train_state_from_checkpoint(const SafetensorsFile& file, const std::s
 // Lists the keys of `sections` ("model", "train", ...) in which `config` and the run
 // config stored in a checkpoint's metadata differ. Each gets one line of the form
 // "\n  section.key: A in config.json, B in the checkpoint", and the result is empty when
-// they agree. Throws if the metadata holds no valid run config.
+// they agree. Throws if the metadata contains no valid run config.
 std::string saved_config_differences(const nn::Metadata& metadata, const RunConfig& config,
                                      const std::vector<std::string>& sections, const std::string& path);
 

@@ -222,7 +222,7 @@ TEST_CASE("checkpoint detects edited metadata") {
 
 TEST_CASE("checkpoint detects swapped tensor offsets") {
   // Swapping the byte ranges of two tensors of one shape keeps the data and metadata
-  // checksums valid; only the index checksum sees the new order.
+  // checksums valid. Only the index checksum detects the new order.
   entlab_test::TempFolder folder;
   const std::string path = folder.file("model.safetensors");
   Transformer model(small_config(Transform::Softmax, PositionEncoding::Nape), 1);
